@@ -1,0 +1,92 @@
+"""The recurrent state of an hf_rnn stack, held in a transformers `Cache`.
+
+Each recurrent layer gets one `RecurrentStateLayer`, a `LinearAttentionLayer` (the layer type transformers uses
+for Mamba's recurrent state) whose state slots hold h (slot 0) and, for an LSTM, c (slot 1). Slots are stored
+batch-first, `(batch, num_directions, size)`, so the inherited `reorder_cache` (beam search) selects beams on
+dim 0 as it does for every other cache.
+"""
+
+import torch
+from transformers.cache_utils import Cache, LinearAttentionLayer
+
+
+class RecurrentStateLayer(LinearAttentionLayer):
+    """The state of one recurrent layer."""
+
+    # Shapes are static, but generate() must not take the 4-D mask path meant for compiled attention caches.
+    is_compileable = False
+
+    def update_recurrent_state(self, recurrent_states: torch.Tensor, state_idx: int = 0, **kwargs) -> torch.Tensor:
+        # Assign rather than copy in place: the state may carry autograd history (truncated BPTT), and an
+        # in-place copy into a tensor from an earlier step would break its backward.
+        self.recurrent_states[state_idx] = recurrent_states
+        if self.device is None:
+            self.dtype, self.device = recurrent_states.dtype, recurrent_states.device
+        self.is_recurrent_states_initialized[state_idx] = True
+        self.has_previous_state[state_idx] = True
+        return recurrent_states
+
+    def batch_repeat_interleave(self, repeats: int) -> None:
+        for i in range(self.number_of_states):
+            if self.is_recurrent_states_initialized[i]:
+                self.recurrent_states[i] = self.recurrent_states[i].repeat_interleave(repeats, dim=0)
+
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        for i in range(self.number_of_states):
+            if self.is_recurrent_states_initialized[i]:
+                self.recurrent_states[i] = self.recurrent_states[i][indices, ...]
+
+
+class RecurrentCache(Cache):
+    """
+    Recurrent state of a stack of `num_layers` RNN layers, plus the number of time steps it has consumed.
+
+    `get_layer_state` / `set_layer_state` speak torch's layout: `h` or `(h, c)` with tensors of shape
+    `(num_directions, batch, size)`, exactly what `nn.LSTM`/`nn.GRU`/`nn.RNN` take as `hx` and return as `h_n`.
+    """
+
+    def __init__(self, num_layers: int, num_state_tensors: int):
+        super().__init__(layers=[RecurrentStateLayer(number_of_states=num_state_tensors) for _ in range(num_layers)])
+        self.num_state_tensors = num_state_tensors
+        self.seen_tokens = 0
+
+    @classmethod
+    def from_config(cls, config) -> "RecurrentCache":
+        return cls(config.num_hidden_layers, config.num_state_tensors)
+
+    def get_seq_length(self, layer_idx: int = 0) -> int:
+        # generate() uses this to slice the prompt it has already fed; it counts columns, padding included.
+        return self.seen_tokens
+
+    @property
+    def is_compileable(self) -> bool:
+        return False
+
+    def reset(self) -> None:
+        super().reset()
+        self.seen_tokens = 0
+
+    def get_layer_state(self, layer_idx: int) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None:
+        """The state to start layer `layer_idx` from, in torch's `hx` layout, or None for a zero state."""
+        slots = [self.get_recurrent_state(layer_idx, i) for i in range(self.num_state_tensors)]
+        if slots[0] is None:
+            return None
+        slots = [s.transpose(0, 1).contiguous() for s in slots]
+        return tuple(slots) if self.num_state_tensors == 2 else slots[0]
+
+    def set_layer_state(self, layer_idx: int, state: torch.Tensor | tuple[torch.Tensor, ...]) -> None:
+        """Store the final state `h_n` (or `(h_n, c_n)`) that a torch recurrent layer returned."""
+        slots = state if isinstance(state, tuple) else (state,)
+        for i, slot in enumerate(slots):
+            self.update_recurrent_state(slot.transpose(0, 1), layer_idx, state_idx=i)
+
+    def detach_(self) -> "RecurrentCache":
+        """Cut the autograd history of every state (truncated backpropagation through time)."""
+        for layer in self.layers:
+            for i, state in layer.recurrent_states.items():
+                if state is not None:
+                    layer.recurrent_states[i] = state.detach()
+        return self
+
+
+__all__ = ["RecurrentCache", "RecurrentStateLayer"]

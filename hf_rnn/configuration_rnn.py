@@ -1,0 +1,120 @@
+"""Configuration of the hf_rnn recurrent family (Elman RNN, LSTM, GRU)."""
+
+from transformers import PreTrainedConfig
+
+CELL_TYPES = ("lstm", "gru", "rnn_tanh", "rnn_relu")
+POOLING_TYPES = ("last", "mean", "max")
+
+
+class RNNConfig(PreTrainedConfig):
+    r"""
+    Configuration of every hf_rnn model: one recurrent stack, chosen by `cell`, shared by all heads.
+
+    Args:
+        vocab_size (`int`, defaults to 10000): number of token ids the embedding accepts.
+        cell (`str`, defaults to `"lstm"`): one of `"lstm"`, `"gru"`, `"rnn_tanh"`, `"rnn_relu"`.
+        embedding_size (`int`, *optional*): width of the token embeddings. Defaults to the stack's output
+            size (`proj_size` if set, else `hidden_size`), so tied embeddings work out of the box.
+        hidden_size (`int`, defaults to 512): hidden units per layer and direction.
+        num_hidden_layers (`int`, defaults to 2): stacked recurrent layers (alias `num_layers`).
+        bidirectional (`bool`, defaults to `False`): run each layer in both directions (encoders, classifiers,
+            taggers; not a causal LM).
+        proj_size (`int`, defaults to 0): LSTM output projection (LSTMP); 0 disables it. Must be < `hidden_size`.
+        embedding_dropout (`float`): dropout on the embeddings.
+        layer_dropout (`float`): dropout between stacked recurrent layers.
+        output_dropout (`float`): dropout on the top layer's output, before any head.
+        classifier_pooling (`str`, defaults to `"last"`): how sequence classification summarises a sequence:
+            `"last"` (final state of each direction), `"mean"` or `"max"` over the non-padding positions.
+        initializer_range (`float`, defaults to 0.1): embeddings and output layers are drawn from
+            U(-r, r), as in the PyTorch word-language-model example; recurrent weights keep torch's default.
+        tie_word_embeddings (`bool`, defaults to `True`): share the LM output matrix with the input embeddings.
+    """
+
+    model_type = "hf_rnn"
+    attribute_map = {"num_layers": "num_hidden_layers"}
+    keys_to_ignore_at_inference = ["past_key_values"]
+
+    vocab_size: int = 10000
+    cell: str = "lstm"
+    embedding_size: int | None = None
+    hidden_size: int = 512
+    num_hidden_layers: int = 2
+    bidirectional: bool = False
+    proj_size: int = 0
+    embedding_dropout: float = 0.0
+    layer_dropout: float = 0.0
+    output_dropout: float = 0.0
+    classifier_pooling: str = "last"
+    initializer_range: float = 0.1
+    use_cache: bool = True
+    tie_word_embeddings: bool = True
+    pad_token_id: int | None = 0
+    bos_token_id: int | None = 2
+    eos_token_id: int | list[int] | None = 3
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        if self.embedding_size is None:
+            self.embedding_size = self.output_size
+        self.check_recurrent_fields()
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def output_size(self) -> int:
+        """Features per direction that a recurrent layer emits (`proj_size` for LSTMP, else `hidden_size`)."""
+        return self.proj_size if self.proj_size else self.hidden_size
+
+    @property
+    def num_state_tensors(self) -> int:
+        """Recurrent state tensors per layer: (h, c) for an LSTM, h otherwise."""
+        return 2 if self.cell == "lstm" else 1
+
+    def validate(self):
+        # Also runs at save time, so values set after construction are checked too.
+        super().validate()
+        self.check_recurrent_fields()
+
+    def check_recurrent_fields(self) -> None:
+        """Raise a `ValueError` naming the first field (or combination) that cannot build a model."""
+        if self.cell not in CELL_TYPES:
+            raise ValueError(f"cell={self.cell!r} is not supported; choose one of {', '.join(map(repr, CELL_TYPES))}.")
+        for name in ("vocab_size", "hidden_size", "num_hidden_layers", "embedding_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}={value!r} is invalid; it must be a positive integer.")
+        if isinstance(self.proj_size, bool) or not isinstance(self.proj_size, int) or self.proj_size < 0:
+            raise ValueError(f"proj_size={self.proj_size!r} is invalid; it must be 0 (off) or a positive integer.")
+        if self.proj_size and self.cell != "lstm":
+            raise ValueError(f"proj_size={self.proj_size} needs cell='lstm' (got cell={self.cell!r}); use proj_size=0.")
+        if self.proj_size >= self.hidden_size:
+            raise ValueError(
+                f"proj_size={self.proj_size} must be smaller than hidden_size={self.hidden_size} (torch's LSTMP rule)."
+            )
+        for name in ("embedding_dropout", "layer_dropout", "output_dropout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+                raise ValueError(f"{name}={value!r} is invalid; a dropout probability must be in [0, 1).")
+        if self.classifier_pooling not in POOLING_TYPES:
+            raise ValueError(
+                f"classifier_pooling={self.classifier_pooling!r} is not supported; "
+                f"choose one of {', '.join(map(repr, POOLING_TYPES))}."
+            )
+        if not isinstance(self.bidirectional, bool):
+            raise ValueError(f"bidirectional={self.bidirectional!r} is invalid; it must be True or False.")
+        if not isinstance(self.initializer_range, (int, float)) or self.initializer_range <= 0:
+            raise ValueError(f"initializer_range={self.initializer_range!r} is invalid; it must be positive.")
+        for name in ("pad_token_id", "bos_token_id"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, int) and 0 <= value < self.vocab_size):
+                raise ValueError(f"{name}={value!r} is invalid; it must be None or an id in [0, {self.vocab_size}).")
+        eos = self.eos_token_id if isinstance(self.eos_token_id, list) else [self.eos_token_id]
+        if any(v is not None and not (isinstance(v, int) and 0 <= v < self.vocab_size) for v in eos):
+            raise ValueError(
+                f"eos_token_id={self.eos_token_id!r} is invalid; it must be None or id(s) in [0, {self.vocab_size})."
+            )
+
+
+__all__ = ["RNNConfig", "CELL_TYPES", "POOLING_TYPES"]

@@ -1,0 +1,486 @@
+"""hf_rnn models: Elman RNN, LSTM and GRU stacks as transformers models.
+
+Read top to bottom: padding helpers, the recurrent stack (the one place where cells, padding and state are
+handled), the `PreTrainedModel` base, the bare model, then one thin class per head.
+
+This file, `configuration_rnn.py` and `cache_rnn.py` form the Hub bundle that `save_pretrained` copies next to
+the weights: they import nothing of hf_rnn but each other, so `trust_remote_code=True` loads them anywhere.
+"""
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+from transformers import PreTrainedModel
+from transformers import initialization as init
+from transformers.generation import GenerationMixin
+from transformers.modeling_outputs import (
+    BaseModelOutputWithPast,
+    CausalLMOutputWithPast,
+    SequenceClassifierOutput,
+    TokenClassifierOutput,
+)
+from transformers.utils import can_return_tuple
+
+from .cache_rnn import RecurrentCache
+from .configuration_rnn import RNNConfig
+
+# The cell is a config string mapped to the fused torch module, as in PyTorch's word-language-model example.
+CELL_MODULES = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn_tanh": nn.RNN, "rnn_relu": nn.RNN}
+
+State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+
+
+def real_tokens_first(attention_mask: torch.Tensor) -> torch.Tensor:
+    """
+    Per row, the positions of the real tokens (in order) followed by the padding positions.
+
+    `attention_mask` is `(batch, time)`; the result is a `(batch, time)` gather index. Gathering with it turns any
+    padding (left, right, or holes) into right padding, which is what `pack_padded_sequence` understands.
+    """
+    is_pad = (attention_mask == 0).to(torch.int8)
+    return torch.sort(is_pad, dim=1, stable=True).indices
+
+
+def map_packed(fn, sequence: torch.Tensor | PackedSequence) -> torch.Tensor | PackedSequence:
+    """Apply an elementwise `fn` to a padded tensor or to the data of a `PackedSequence`."""
+    if isinstance(sequence, PackedSequence):
+        return sequence._replace(data=fn(sequence.data))
+    return fn(sequence)
+
+
+class PaddingLayout:
+    """
+    How a padded batch maps onto a packed one and back, computed once per forward.
+
+    Built from an `attention_mask` of shape `(batch, time)`; `None`, or a mask without padding, means the fused
+    kernel runs on the plain tensor (no packing cost).
+    """
+
+    def __init__(self, attention_mask: torch.Tensor | None, time_steps: int):
+        self.time_steps = time_steps
+        self.is_packed = attention_mask is not None and not bool(attention_mask.all())
+        if not self.is_packed:
+            return
+        self.lengths = attention_mask.bool().sum(dim=1)
+        self.empty_rows = self.lengths == 0
+        self.has_empty_rows = bool(self.empty_rows.any())
+        self.order = real_tokens_first(attention_mask).unsqueeze(-1)
+
+    def pack(self, inputs: torch.Tensor) -> torch.Tensor | PackedSequence:
+        """`(batch, time, features)` -> the kernel's input."""
+        if not self.is_packed:
+            return inputs
+        aligned = inputs.gather(1, self.order.expand(-1, -1, inputs.size(-1)))
+        # A row with no token still needs one step for packing; its output and state are discarded below.
+        lengths = self.lengths.clamp(min=1).cpu()
+        return pack_padded_sequence(aligned, lengths, batch_first=True, enforce_sorted=False)
+
+    def unpack(self, outputs: torch.Tensor | PackedSequence) -> torch.Tensor:
+        """The kernel's output -> `(batch, time, features)` at the input's positions, zeros at padding."""
+        if not self.is_packed:
+            return outputs
+        aligned, _ = pad_packed_sequence(outputs, batch_first=True, total_length=self.time_steps)
+        restored = aligned.new_empty(aligned.shape).scatter_(1, self.order.expand(-1, -1, aligned.size(-1)), aligned)
+        if self.has_empty_rows:
+            restored = restored.masked_fill(self.empty_rows[:, None, None], 0.0)
+        return restored
+
+    def keep_state_of_empty_rows(self, new_state: State, old_state: State | None) -> State:
+        """A row with no real token must leave its state as it was (all-padding step in a batch)."""
+        if not (self.is_packed and self.has_empty_rows):
+            return new_state
+        keep = self.empty_rows[None, :, None]
+
+        def restore(new, old):
+            return torch.where(keep, torch.zeros_like(new) if old is None else old, new)
+
+        if isinstance(new_state, tuple):
+            old = old_state if old_state is not None else (None, None)
+            return tuple(restore(n, o) for n, o in zip(new_state, old))
+        return restore(new_state, old_state)
+
+
+class RNNStack(nn.Module):
+    """
+    `num_hidden_layers` fused recurrent layers (`nn.LSTM`, `nn.GRU` or `nn.RNN`), run on packed sequences.
+
+    One torch module per layer, so that dropout between layers and per-layer outputs are available; each
+    layer still runs as a single fused (oneDNN / cuDNN) call over the whole sequence.
+    """
+
+    def __init__(self, config: RNNConfig, input_size: int | None = None):
+        super().__init__()
+        input_size = config.embedding_size if input_size is None else input_size
+        layer_output_size = config.output_size * config.num_directions
+        self.layers = nn.ModuleList(
+            build_recurrent_layer(config, input_size if i == 0 else layer_output_size)
+            for i in range(config.num_hidden_layers)
+        )
+        self.layer_dropout = nn.Dropout(config.layer_dropout)
+        self.output_size = layer_output_size
+
+    def forward(
+        self,
+        inputs: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        cache: RecurrentCache | None = None,
+        output_hidden_states: bool = False,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...] | None]:
+        """
+        Args:
+            inputs: `(batch, time, input_size)`.
+            attention_mask: `(batch, time)`, 1 for real tokens, 0 for padding (any side); padding never changes
+                an output or a state.
+            cache: read as the initial state (zeros if empty) and updated with the final state of every row.
+            output_hidden_states: also return every layer's output.
+
+        Returns:
+            `(batch, time, num_directions * output_size)` top-layer outputs (zeros at padding), and the tuple
+            (inputs, layer 1 output, ..., layer N output) if `output_hidden_states`.
+        """
+        layout = PaddingLayout(attention_mask, inputs.size(1))
+        sequence = layout.pack(inputs)
+        all_hidden_states = (inputs,) if output_hidden_states else None
+        for index, layer in enumerate(self.layers):
+            if index > 0:
+                sequence = map_packed(self.layer_dropout, sequence)
+            initial_state = cache.get_layer_state(index) if cache is not None else None
+            sequence, final_state = layer(sequence, initial_state)
+            if cache is not None:
+                cache.set_layer_state(index, layout.keep_state_of_empty_rows(final_state, initial_state))
+            if output_hidden_states:
+                all_hidden_states += (layout.unpack(sequence),)
+        outputs = all_hidden_states[-1] if output_hidden_states else layout.unpack(sequence)
+        return outputs, all_hidden_states
+
+
+def build_recurrent_layer(config: RNNConfig, input_size: int) -> nn.RNNBase:
+    """One fused single-layer recurrent module for `config.cell`."""
+    kwargs = {
+        "input_size": input_size,
+        "hidden_size": config.hidden_size,
+        "batch_first": True,
+        "bidirectional": config.bidirectional,
+    }
+    if config.cell == "lstm":
+        kwargs["proj_size"] = config.proj_size
+    elif config.cell.startswith("rnn_"):
+        kwargs["nonlinearity"] = config.cell.removeprefix("rnn_")
+    return CELL_MODULES[config.cell](**kwargs)
+
+
+class RNNPreTrainedModel(PreTrainedModel):
+    config_class = RNNConfig
+    config: RNNConfig
+    base_model_prefix = "model"
+    main_input_name = "input_ids"
+    _no_split_modules = ["RNNStack"]
+    # The state summarises the whole past: generate() cannot roll it back (no assisted decoding).
+    _is_stateful = True
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        """U(-r, r) for embeddings and output layers (PyTorch word-LM example); torch's default for cells."""
+        bound = self.config.initializer_range
+        if isinstance(module, nn.Embedding):
+            init.uniform_(module.weight, -bound, bound)
+        elif isinstance(module, nn.Linear):
+            init.uniform_(module.weight, -bound, bound)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, nn.RNNBase):
+            # transformers' default covers nn.LSTM only (with xavier); keep torch's own scheme for every cell.
+            cell_bound = module.hidden_size**-0.5
+            for parameter in module.parameters():
+                init.uniform_(parameter, -cell_bound, cell_bound)
+
+    def check_input_ids(self, input_ids: torch.Tensor) -> None:
+        """Fail with the offending id instead of an opaque index error inside the embedding."""
+        vocab_size = self.config.vocab_size
+        outside = (input_ids < 0) | (input_ids >= vocab_size)
+        if bool(outside.any()):
+            bad = input_ids[outside][0].item()
+            raise ValueError(
+                f"input_ids contains {bad}, outside the vocabulary [0, {vocab_size}) of this model "
+                f"(config.vocab_size={vocab_size}); was the text encoded with another tokenizer?"
+            )
+
+
+class RNNModel(RNNPreTrainedModel):
+    """Embeddings and the recurrent stack; returns the top layer's outputs and the final recurrent state."""
+
+    def __init__(self, config: RNNConfig):
+        super().__init__(config)
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.embedding_size)
+        self.embedding_dropout = nn.Dropout(config.embedding_dropout)
+        self.rnn = RNNStack(config)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embed_tokens
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.embed_tokens = value
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        past_key_values: RecurrentCache | None = None,
+        use_cache: bool | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs,
+    ) -> BaseModelOutputWithPast:
+        """
+        Args:
+            input_ids: `(batch, time)` token ids.
+            attention_mask: `(batch, time)` or, when continuing from `past_key_values`, `(batch, past + time)`
+                (as generate() passes it); 0 marks padding on any side.
+            inputs_embeds: `(batch, time, embedding_size)`, instead of `input_ids`.
+            past_key_values: a `RecurrentCache` to continue from; updated in place.
+            use_cache: return the final state as `past_key_values` (default: `config.use_cache` in eval mode).
+
+        Returns:
+            `last_hidden_state` `(batch, time, num_directions * output_size)`, `past_key_values`, and
+            `hidden_states` (embeddings, then each layer) if `output_hidden_states`.
+        """
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
+        if input_ids is not None:
+            self.check_input_ids(input_ids)
+            inputs_embeds = self.embed_tokens(input_ids)
+        batch_size, time_steps = inputs_embeds.shape[:2]
+        if use_cache is None:
+            use_cache = self.config.use_cache and not self.training
+        if output_hidden_states is None:
+            output_hidden_states = self.config.output_hidden_states
+
+        if past_key_values is not None and past_key_values.get_seq_length() > 0 and self.config.bidirectional:
+            raise ValueError(
+                "past_key_values cannot be continued by a bidirectional stack (config.bidirectional=True): "
+                "its backward direction needs the whole sequence."
+            )
+        if use_cache and past_key_values is None:
+            past_key_values = RecurrentCache.from_config(self.config)
+        attention_mask = self._mask_for_new_tokens(attention_mask, batch_size, time_steps)
+
+        hidden_states = self.embedding_dropout(inputs_embeds)
+        last_hidden_state, all_hidden_states = self.rnn(
+            hidden_states,
+            attention_mask=attention_mask,
+            cache=past_key_values if use_cache else None,
+            output_hidden_states=output_hidden_states,
+        )
+        if use_cache:
+            past_key_values.seen_tokens += time_steps
+        return BaseModelOutputWithPast(
+            last_hidden_state=last_hidden_state,
+            past_key_values=past_key_values if use_cache else None,
+            hidden_states=all_hidden_states,
+        )
+
+    @staticmethod
+    def _mask_for_new_tokens(attention_mask: torch.Tensor | None, batch_size: int, time_steps: int):
+        if attention_mask is None:
+            return None
+        if attention_mask.dim() != 2 or attention_mask.size(0) != batch_size or attention_mask.size(1) < time_steps:
+            raise ValueError(
+                f"attention_mask has shape {tuple(attention_mask.shape)}; expected (batch={batch_size}, "
+                f"time>={time_steps}), a 2-D mask of 1 (token) and 0 (padding)."
+            )
+        # generate() passes the mask of the whole sequence; the cached state already covers the past columns.
+        return attention_mask[:, -time_steps:]
+
+
+class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
+    """Recurrent language model: next-token logits, generation with the recurrent state as the cache."""
+
+    _tied_weights_keys = {"lm_head.weight": "model.embed_tokens.weight"}
+
+    def __init__(self, config: RNNConfig):
+        if config.bidirectional:
+            raise ValueError(
+                "bidirectional=True cannot make a causal language model: the backward direction would read the "
+                "tokens it has to predict. Use bidirectional=False."
+            )
+        if config.tie_word_embeddings and config.embedding_size != config.output_size:
+            raise ValueError(
+                f"tie_word_embeddings=True needs embedding_size ({config.embedding_size}) equal to the stack's output "
+                f"size ({config.output_size}: proj_size if set, else hidden_size); change one, or untie."
+            )
+        super().__init__(config)
+        self.model = RNNModel(config)
+        self.output_dropout = nn.Dropout(config.output_dropout)
+        self.lm_head = nn.Linear(config.output_size, config.vocab_size)
+        self.post_init()
+
+    @classmethod
+    def _supports_default_dynamic_cache(cls) -> bool:
+        # The model builds its own RecurrentCache on the first forward; a DynamicCache cannot hold its state.
+        return False
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.model.embed_tokens
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.model.embed_tokens = value
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        past_key_values: RecurrentCache | None = None,
+        labels: torch.LongTensor | None = None,
+        use_cache: bool | None = None,
+        output_hidden_states: bool | None = None,
+        logits_to_keep: int | torch.Tensor = 0,
+        **kwargs,
+    ) -> CausalLMOutputWithPast:
+        """
+        `labels` `(batch, time)` are the input ids themselves (shifted inside; -100 is ignored). `logits_to_keep`
+        computes logits for the last N positions only (0 = all). Extra kwargs such as `num_items_in_batch` (from
+        `Trainer`) reach the loss, so gradient accumulation weighs every token equally.
+        """
+        outputs = self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            inputs_embeds=inputs_embeds,
+            past_key_values=past_key_values,
+            use_cache=use_cache,
+            output_hidden_states=output_hidden_states,
+        )
+        hidden_states = outputs.last_hidden_state
+        if isinstance(logits_to_keep, int):
+            hidden_states = hidden_states[:, -logits_to_keep:] if logits_to_keep else hidden_states
+        else:
+            hidden_states = hidden_states[:, logits_to_keep]
+        logits = self.lm_head(self.output_dropout(hidden_states))
+        loss = None
+        if labels is not None:
+            loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.vocab_size, **kwargs)
+        return CausalLMOutputWithPast(
+            loss=loss,
+            logits=logits,
+            past_key_values=outputs.past_key_values,
+            hidden_states=outputs.hidden_states,
+        )
+
+
+def pool_sequence(
+    hidden_states: torch.Tensor, attention_mask: torch.Tensor | None, pooling: str, num_directions: int
+) -> torch.Tensor:
+    """
+    Summarise `(batch, time, features)` states into `(batch, features)` over the real tokens only.
+
+    `"last"` takes the forward direction at the last real token and the backward direction at the first one,
+    i.e. each direction's final state.
+    """
+    if attention_mask is None:
+        attention_mask = hidden_states.new_ones(hidden_states.shape[:2])
+    mask = attention_mask.bool()
+    if pooling == "mean":
+        weights = mask.unsqueeze(-1).to(hidden_states.dtype)
+        return (hidden_states * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+    if pooling == "max":
+        return hidden_states.masked_fill(~mask.unsqueeze(-1), torch.finfo(hidden_states.dtype).min).amax(1)
+    positions = torch.arange(mask.size(1), device=mask.device).expand_as(mask)
+    last = torch.where(mask, positions, -1).amax(1).clamp(min=0)
+    rows = torch.arange(hidden_states.size(0), device=hidden_states.device)
+    forward_final = hidden_states[rows, last]
+    if num_directions == 1:
+        return forward_final
+    first = torch.where(mask, positions, mask.size(1)).amin(1).clamp(max=mask.size(1) - 1)
+    half = hidden_states.size(-1) // 2
+    return torch.cat([forward_final[:, :half], hidden_states[rows, first, half:]], dim=-1)
+
+
+class RNNForSequenceClassification(RNNPreTrainedModel):
+    """Sentence-level head: pooled recurrent states -> `num_labels` logits (classification or regression)."""
+
+    # The regression and multi-label losses are per-batch means; let Trainer scale them for accumulation.
+    accepts_loss_kwargs = False
+
+    def __init__(self, config: RNNConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.model = RNNModel(config)
+        self.output_dropout = nn.Dropout(config.output_dropout)
+        self.score = nn.Linear(self.model.rnn.output_size, config.num_labels)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs,
+    ) -> SequenceClassifierOutput:
+        """`labels`: `(batch,)` class ids, `(batch, num_labels)` floats for multi-label, or floats for regression."""
+        outputs = self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            inputs_embeds=inputs_embeds,
+            use_cache=False,
+            output_hidden_states=output_hidden_states,
+        )
+        pooled = pool_sequence(
+            outputs.last_hidden_state, attention_mask, self.config.classifier_pooling, self.config.num_directions
+        )
+        logits = self.score(self.output_dropout(pooled))
+        loss = None
+        if labels is not None:
+            loss = self.loss_function(labels=labels, pooled_logits=logits, config=self.config)
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+
+
+class RNNForTokenClassification(RNNPreTrainedModel):
+    """Tagging head: one `num_labels` distribution per token."""
+
+    def __init__(self, config: RNNConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.model = RNNModel(config)
+        self.output_dropout = nn.Dropout(config.output_dropout)
+        self.classifier = nn.Linear(self.model.rnn.output_size, config.num_labels)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs,
+    ) -> TokenClassifierOutput:
+        """`labels`: `(batch, time)` tag ids, -100 where no tag is scored (padding, continuation sub-words)."""
+        outputs = self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            inputs_embeds=inputs_embeds,
+            use_cache=False,
+            output_hidden_states=output_hidden_states,
+        )
+        logits = self.classifier(self.output_dropout(outputs.last_hidden_state))
+        loss = None
+        if labels is not None:
+            loss = self.loss_function(logits, labels, self.config, **kwargs)
+        return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+
+
+__all__ = [
+    "RNNPreTrainedModel",
+    "RNNModel",
+    "RNNForCausalLM",
+    "RNNForSequenceClassification",
+    "RNNForTokenClassification",
+    "RNNStack",
+]
