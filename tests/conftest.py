@@ -1,7 +1,8 @@
 """Shared builders for the test suite: tiny configs, models and a corpus generated on the spot."""
 
 import codecs
-import this
+import contextlib
+import io
 
 import pytest
 import torch
@@ -25,6 +26,8 @@ def seeded(model_class, config, seed: int = 0):
 
 def zen_of_python() -> str:
     """English text every Python installation carries (the `this` module, rot13-encoded)."""
+    with contextlib.redirect_stdout(io.StringIO()):  # importing `this` prints the poem
+        import this
     return codecs.decode(this.s, "rot13")
 
 
