@@ -81,12 +81,13 @@ class RNNConfig(PreTrainedConfig):
         """Raise a `ValueError` naming the first field (or combination) that cannot build a model."""
         if self.cell not in CELL_TYPES:
             raise ValueError(f"cell={self.cell!r} is not supported; choose one of {', '.join(map(repr, CELL_TYPES))}.")
+        # proj_size first: a bad one also yields a bad default embedding_size, and the root cause should be named.
+        if isinstance(self.proj_size, bool) or not isinstance(self.proj_size, int) or self.proj_size < 0:
+            raise ValueError(f"proj_size={self.proj_size!r} is invalid; it must be 0 (off) or a positive integer.")
         for name in ("vocab_size", "hidden_size", "num_hidden_layers", "embedding_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}={value!r} is invalid; it must be a positive integer.")
-        if isinstance(self.proj_size, bool) or not isinstance(self.proj_size, int) or self.proj_size < 0:
-            raise ValueError(f"proj_size={self.proj_size!r} is invalid; it must be 0 (off) or a positive integer.")
         if self.proj_size and self.cell != "lstm":
             raise ValueError(f"proj_size={self.proj_size} needs cell='lstm' (got cell={self.cell!r}); use proj_size=0.")
         if self.proj_size >= self.hidden_size:

@@ -178,6 +178,22 @@ class RNNPreTrainedModel(PreTrainedModel):
     # The state summarises the whole past: generate() cannot roll it back (no assisted decoding).
     _is_stateful = True
 
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):
+        loaded = super().from_pretrained(*args, **kwargs)
+        model = loaded[0] if isinstance(loaded, tuple) else loaded
+        model._own_cpu_parameters()
+        return loaded
+
+    @torch.no_grad()
+    def _own_cpu_parameters(self) -> None:
+        # CPU weights loaded from safetensors can sit at unaligned offsets of the memory-mapped file; oneDNN's
+        # packed-sequence kernels then round differently and a reloaded model's outputs are no longer bitwise
+        # those of the saved one. Aligned copies of our own fix that, and detach the model from the file.
+        for parameter in self.parameters():
+            if parameter.device.type == "cpu":
+                parameter.data = parameter.data.clone()
+
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
         """U(-r, r) for embeddings and output layers (PyTorch word-LM example); torch's default for cells."""

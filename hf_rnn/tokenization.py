@@ -110,13 +110,9 @@ def train_tokenizer(
             f"(256 bytes + {len(SPECIAL_TOKENS)} special tokens), got {vocab_size}"
         )
     if padding_side not in PADDING_SIDES:
-        raise ValueError(
-            f"padding_side={padding_side!r} is not supported; choose 'left' or 'right'"
-        )
+        raise ValueError(f"padding_side={padding_side!r} is not supported; choose 'left' or 'right'")
 
-    tokenizer, trainer = _build_tokenizer(
-        kind, vocab_size, min_frequency, show_progress
-    )
+    tokenizer, trainer = _build_tokenizer(kind, vocab_size, min_frequency, show_progress)
     if lowercase:
         tokenizer.normalizer = normalizers.Lowercase()
 
@@ -132,9 +128,7 @@ def train_tokenizer(
     length = len(texts) if isinstance(texts, Sized) else None
     tokenizer.train_from_iterator(counted(), trainer=trainer, length=length)
     if n_chars == 0:
-        raise ValueError(
-            "texts is empty: the corpus must contain at least one character"
-        )
+        raise ValueError("texts is empty: the corpus must contain at least one character")
 
     return PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,

@@ -1,0 +1,129 @@
+"""generate() with the recurrent cache gives what a full recomputation gives."""
+
+import pytest
+import torch
+from conftest import seeded, tiny_config
+
+from hf_rnn import RecurrentCache, RNNForCausalLM, RNNModel
+
+NEW_TOKENS = 12
+
+
+def lm(cell: str, **overrides) -> RNNForCausalLM:
+    # No EOS, so every run produces exactly NEW_TOKENS tokens and runs compare position by position.
+    return seeded(RNNForCausalLM, tiny_config(cell, eos_token_id=None, **overrides), seed=1)
+
+
+def greedy_by_recomputation(model, input_ids, steps):
+    """Reference decoder: re-run the whole sequence without any cache at every step."""
+    sequence = input_ids
+    for _ in range(steps):
+        logits = model(sequence, use_cache=False).logits
+        sequence = torch.cat([sequence, logits[:, -1].argmax(-1, keepdim=True)], dim=1)
+    return sequence
+
+
+def test_greedy_generate_equals_full_recomputation(cell):
+    model = lm(cell)
+    prompt = torch.tensor([[5, 9, 2, 17, 30]])
+    with torch.no_grad():
+        generated = model.generate(prompt, max_new_tokens=NEW_TOKENS, do_sample=False)
+        reference = greedy_by_recomputation(model, prompt, NEW_TOKENS)
+    assert generated.shape[1] == prompt.shape[1] + NEW_TOKENS
+    assert torch.equal(generated, reference)
+
+
+def test_cached_step_logits_equal_full_sequence_logits(cell):
+    model = lm(cell)
+    ids = torch.tensor([[4, 8, 15, 16, 23, 35]])
+    with torch.no_grad():
+        full = model(ids).logits
+        out = model(ids[:, :2], use_cache=True)
+        stepwise = [out.logits]
+        for t in range(2, ids.shape[1]):
+            out = model(ids[:, t : t + 1], past_key_values=out.past_key_values)
+            stepwise.append(out.logits)
+    torch.testing.assert_close(torch.cat(stepwise, dim=1), full, atol=1e-6, rtol=0)
+    assert out.past_key_values.get_seq_length() == ids.shape[1]
+
+
+def test_cached_beam_search_equals_uncached_beam_search(cell):
+    model = lm(cell)
+    prompt = torch.tensor([[7, 3, 12], [1, 30, 22]])
+    kwargs = {"max_new_tokens": NEW_TOKENS, "num_beams": 4, "do_sample": False, "num_return_sequences": 2}
+    with torch.no_grad():
+        cached = model.generate(prompt, use_cache=True, **kwargs)
+        uncached = model.generate(prompt, use_cache=False, **kwargs)
+    assert cached.shape == (4, prompt.shape[1] + NEW_TOKENS)
+    assert torch.equal(cached, uncached)
+
+
+def test_sampling_with_cache_equals_sampling_without_cache(cell):
+    model = lm(cell)
+    prompt = torch.tensor([[6, 6, 19]])
+    results = []
+    for use_cache in (True, False):
+        torch.manual_seed(123)
+        with torch.no_grad():
+            results.append(
+                model.generate(prompt, do_sample=True, top_k=0, max_new_tokens=NEW_TOKENS, use_cache=use_cache)
+            )
+    assert torch.equal(results[0], results[1])
+
+
+def test_left_padded_batch_generates_what_each_prompt_generates_alone(cell):
+    model = lm(cell)
+    prompts = [[5, 6, 7, 8, 9], [10, 11], [12, 13, 14]]
+    width = max(map(len, prompts))
+    input_ids = torch.tensor([[0] * (width - len(p)) + p for p in prompts])
+    attention_mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+    with torch.no_grad():
+        batched = model.generate(input_ids, attention_mask=attention_mask, max_new_tokens=NEW_TOKENS, do_sample=False)
+        for row, prompt in enumerate(prompts):
+            alone = model.generate(torch.tensor([prompt]), max_new_tokens=NEW_TOKENS, do_sample=False)
+            assert torch.equal(batched[row, width:], alone[0, len(prompt) :])
+
+
+def test_generate_continues_from_a_returned_cache():
+    model = lm("lstm")
+    prompt = torch.tensor([[3, 14, 15, 9, 26]])
+    with torch.no_grad():
+        reference = model.generate(prompt, max_new_tokens=NEW_TOKENS, do_sample=False)
+        cache = model(prompt[:, :-1], use_cache=True).past_key_values
+        continued = model.generate(prompt, past_key_values=cache, max_new_tokens=NEW_TOKENS, do_sample=False)
+    assert torch.equal(continued, reference)
+
+
+def test_generation_runs_one_new_token_per_step():
+    """With the cache, each decoding step feeds the model one token, not the whole sequence."""
+    model = lm("gru")
+    seen_lengths = []
+    hook = model.model.embed_tokens.register_forward_hook(lambda m, args, out: seen_lengths.append(args[0].shape[1]))
+    with torch.no_grad():
+        model.generate(torch.tensor([[1, 2, 3, 4]]), max_new_tokens=5, do_sample=False)
+    hook.remove()
+    assert seen_lengths == [4, 1, 1, 1, 1]
+
+
+def test_cache_holds_one_state_per_layer_in_batch_first_layout():
+    model = lm("lstm", num_hidden_layers=3)
+    with torch.no_grad():
+        cache = model(torch.tensor([[1, 2, 3], [4, 5, 6]]), use_cache=True).past_key_values
+    assert isinstance(cache, RecurrentCache)
+    assert len(cache.layers) == 3
+    h, c = cache.get_layer_state(0)
+    assert h.shape == c.shape == (1, 2, model.config.hidden_size)
+    assert cache.get_seq_length() == 3
+
+
+def test_bidirectional_stack_refuses_to_continue_a_cache():
+    model = seeded(RNNModel, tiny_config("gru", bidirectional=True))
+    cache = model(torch.tensor([[1, 2, 3]]), use_cache=True).past_key_values
+    with pytest.raises(ValueError, match="bidirectional"):
+        model(torch.tensor([[4]]), past_key_values=cache)
+
+
+def test_assisted_generation_is_refused_for_a_stateful_model():
+    model = lm("lstm")
+    with pytest.raises(ValueError, match="stateful"):
+        model.generate(torch.tensor([[1, 2]]), assistant_model=lm("lstm"), max_new_tokens=2)

@@ -1,0 +1,138 @@
+"""Padding never changes a result: any side, any batch neighbours, every cell and head."""
+
+import pytest
+import torch
+from conftest import VOCAB_SIZE, seeded, tiny_config
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hf_rnn import (
+    CELL_TYPES,
+    POOLING_TYPES,
+    RNNForCausalLM,
+    RNNForSequenceClassification,
+    RNNForTokenClassification,
+    RNNModel,
+)
+
+TOLERANCE = 1e-5
+
+# A batch: 1-4 sequences of 1-9 real tokens, each padded on its own side ("left" or "right").
+batches = st.lists(
+    st.tuples(
+        st.lists(st.integers(0, VOCAB_SIZE - 1), min_size=1, max_size=9),
+        st.sampled_from(["left", "right"]),
+    ),
+    min_size=1,
+    max_size=4,
+)
+property_settings = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def pad_batch(batch, extra_padding: int = 0):
+    """Pad each sequence on its own side to a common width (plus `extra_padding` columns for everyone)."""
+    width = max(len(ids) for ids, _ in batch) + extra_padding
+    input_ids = torch.zeros(len(batch), width, dtype=torch.long)
+    mask = torch.zeros(len(batch), width, dtype=torch.long)
+    spans = []
+    for row, (ids, side) in enumerate(batch):
+        start = width - len(ids) if side == "left" else 0
+        input_ids[row, start : start + len(ids)] = torch.tensor(ids)
+        mask[row, start : start + len(ids)] = 1
+        spans.append(slice(start, start + len(ids)))
+    return input_ids, mask, spans
+
+
+_models = {}
+
+
+def model_for(head, cell, **overrides):
+    key = (head, cell, tuple(sorted(overrides.items())))
+    if key not in _models:
+        _models[key] = seeded(head, tiny_config(cell, **overrides))
+    return _models[key]
+
+
+@pytest.mark.parametrize("cell", CELL_TYPES)
+@property_settings
+@given(batch=batches, extra=st.integers(0, 3))
+def test_padding_does_not_change_lm_logits(cell, batch, extra):
+    model = model_for(RNNForCausalLM, cell)
+    input_ids, mask, spans = pad_batch(batch, extra)
+    with torch.no_grad():
+        padded = model(input_ids, attention_mask=mask).logits
+        for row, (ids, _) in enumerate(batch):
+            alone = model(torch.tensor([ids])).logits[0]
+            torch.testing.assert_close(padded[row, spans[row]], alone, atol=TOLERANCE, rtol=0)
+
+
+@pytest.mark.parametrize("cell", CELL_TYPES)
+@pytest.mark.parametrize("bidirectional", [False, True])
+@property_settings
+@given(batch=batches, extra=st.integers(0, 3))
+def test_padding_does_not_change_tagger_logits(cell, bidirectional, batch, extra):
+    model = model_for(RNNForTokenClassification, cell, bidirectional=bidirectional, num_labels=3)
+    input_ids, mask, spans = pad_batch(batch, extra)
+    with torch.no_grad():
+        padded = model(input_ids, attention_mask=mask).logits
+        for row, (ids, _) in enumerate(batch):
+            alone = model(torch.tensor([ids])).logits[0]
+            torch.testing.assert_close(padded[row, spans[row]], alone, atol=TOLERANCE, rtol=0)
+
+
+@pytest.mark.parametrize("cell", CELL_TYPES)
+@pytest.mark.parametrize("pooling", POOLING_TYPES)
+@property_settings
+@given(batch=batches, extra=st.integers(0, 3))
+def test_padding_does_not_change_bidirectional_classifier_logits(cell, pooling, batch, extra):
+    model = model_for(RNNForSequenceClassification, cell, bidirectional=True, num_labels=3, classifier_pooling=pooling)
+    input_ids, mask, _ = pad_batch(batch, extra)
+    with torch.no_grad():
+        padded = model(input_ids, attention_mask=mask).logits
+        alone = torch.cat([model(torch.tensor([ids])).logits for ids, _ in batch])
+    torch.testing.assert_close(padded, alone, atol=TOLERANCE, rtol=0)
+
+
+def test_padding_does_not_change_final_state_or_hidden_states(cell):
+    model = model_for(RNNModel, cell)
+    batch = [([5, 6, 7, 8], "left"), ([9, 10], "right"), ([11, 12, 13], "left")]
+    input_ids, mask, spans = pad_batch(batch, extra_padding=2)
+    with torch.no_grad():
+        padded = model(input_ids, attention_mask=mask, use_cache=True, output_hidden_states=True)
+        for row, (ids, _) in enumerate(batch):
+            alone = model(torch.tensor([ids]), use_cache=True, output_hidden_states=True)
+            for layer in range(model.config.num_hidden_layers):
+                torch.testing.assert_close(
+                    padded.hidden_states[layer + 1][row, spans[row]], alone.hidden_states[layer + 1][0]
+                )
+                for mine, reference in zip(
+                    padded.past_key_values.layers[layer].recurrent_states.values(),
+                    alone.past_key_values.layers[layer].recurrent_states.values(),
+                ):
+                    torch.testing.assert_close(mine[row], reference[0])
+
+
+def test_padding_positions_output_zeros():
+    model = model_for(RNNModel, "gru")
+    input_ids, mask, _ = pad_batch([([1, 2, 3], "left"), ([4], "right")], extra_padding=1)
+    with torch.no_grad():
+        hidden = model(input_ids, attention_mask=mask).last_hidden_state
+    assert torch.all(hidden[mask == 0] == 0)
+    assert torch.all(hidden[mask == 1].abs().sum(-1) > 0)
+
+
+def test_all_padding_row_keeps_its_state(cell):
+    """A row with no real token in a step (possible mid-batch) leaves its cached state untouched."""
+    model = model_for(RNNForCausalLM, cell)
+    with torch.no_grad():
+        first = model(torch.tensor([[3, 4, 5], [6, 7, 8]]), use_cache=True)
+        before = [s.clone() for layer in first.past_key_values.layers for s in layer.recurrent_states.values()]
+        step = model(
+            torch.tensor([[9], [0]]),
+            attention_mask=torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]]),
+            past_key_values=first.past_key_values,
+        )
+        after = [s for layer in step.past_key_values.layers for s in layer.recurrent_states.values()]
+    for old, new in zip(before, after):
+        torch.testing.assert_close(new[1], old[1], atol=0, rtol=0)
+        assert not torch.allclose(new[0], old[0])
