@@ -1,20 +1,22 @@
 """hf_rnn: Elman RNN, LSTM and GRU as first-class transformers models.
 
-Importing the package registers the config and every head with the Auto classes, and marks them for
-`save_pretrained` to write `auto_map` plus the modeling code, so a saved folder also loads with
-`trust_remote_code=True` where hf_rnn is not installed.
+Importing the package registers the configs and every head with the Auto classes, and the translation pipeline
+(task `hf_rnn.TRANSLATION_TASK`). It also marks the classes for `save_pretrained` to write `auto_map` plus the
+modeling code, so a saved folder loads with `trust_remote_code=True` where hf_rnn is not installed.
 """
 
 from transformers import (
     AutoConfig,
     AutoModel,
     AutoModelForCausalLM,
+    AutoModelForSeq2SeqLM,
     AutoModelForSequenceClassification,
     AutoModelForTokenClassification,
 )
 
 from .cache_rnn import RecurrentCache
 from .configuration_rnn import CELL_TYPES, POOLING_TYPES, RNNConfig
+from .configuration_rnn_seq2seq import ATTENTION_TYPES, RNNSeq2SeqConfig
 from .modeling_rnn import (
     RNNForCausalLM,
     RNNForSequenceClassification,
@@ -22,29 +24,41 @@ from .modeling_rnn import (
     RNNModel,
     RNNPreTrainedModel,
 )
+from .modeling_rnn_seq2seq import AttentionDecoderCache, RNNSeq2SeqForConditionalGeneration, RNNSeq2SeqModel
+from .pipelines import TRANSLATION_TASK, TranslationPipeline, register_pipelines
 from .tokenization import TOKENIZER_KINDS, train_tokenizer
 
 __version__ = "0.1.0"
 
+# Each config with the heads that the Auto classes should build from it.
 AUTO_CLASSES = {
-    RNNModel: AutoModel,
-    RNNForCausalLM: AutoModelForCausalLM,
-    RNNForSequenceClassification: AutoModelForSequenceClassification,
-    RNNForTokenClassification: AutoModelForTokenClassification,
+    RNNConfig: {
+        RNNModel: AutoModel,
+        RNNForCausalLM: AutoModelForCausalLM,
+        RNNForSequenceClassification: AutoModelForSequenceClassification,
+        RNNForTokenClassification: AutoModelForTokenClassification,
+    },
+    RNNSeq2SeqConfig: {
+        RNNSeq2SeqModel: AutoModel,
+        RNNSeq2SeqForConditionalGeneration: AutoModelForSeq2SeqLM,
+    },
 }
 
 
 def _register() -> None:
-    AutoConfig.register(RNNConfig.model_type, RNNConfig, exist_ok=True)
-    RNNConfig.register_for_auto_class()
-    for model_class, auto_class in AUTO_CLASSES.items():
-        auto_class.register(RNNConfig, model_class, exist_ok=True)
-        model_class.register_for_auto_class(auto_class.__name__)
+    for config_class, heads in AUTO_CLASSES.items():
+        AutoConfig.register(config_class.model_type, config_class, exist_ok=True)
+        config_class.register_for_auto_class()
+        for model_class, auto_class in heads.items():
+            auto_class.register(config_class, model_class, exist_ok=True)
+            model_class.register_for_auto_class(auto_class.__name__)
+    register_pipelines()
 
 
 _register()
 
 __all__ = [
+    "ATTENTION_TYPES",
     "CELL_TYPES",
     "POOLING_TYPES",
     "TOKENIZER_KINDS",
@@ -55,5 +69,11 @@ __all__ = [
     "RNNForCausalLM",
     "RNNForSequenceClassification",
     "RNNForTokenClassification",
+    "RNNSeq2SeqConfig",
+    "AttentionDecoderCache",
+    "RNNSeq2SeqModel",
+    "RNNSeq2SeqForConditionalGeneration",
+    "TRANSLATION_TASK",
+    "TranslationPipeline",
     "train_tokenizer",
 ]
