@@ -1,0 +1,297 @@
+"""scripts/train.py end to end, on tiny settings, plus the data helpers it stands on (hf_rnn/data.py).
+
+Spec: `python scripts/train.py` trains a causal LM on the embedded corpus (or on --train_file/--validation_file),
+and leaves in --output_dir a model that the Auto classes load and generate with, its tokenizer and generation
+config, run_clm-style `*_results.json` with perplexity = exp(eval_loss), `loss.png` and `samples.txt`. A user
+error stops it before training: exit status 2, one message naming the flag, no traceback, no weights written.
+
+The script runs start together (one module fixture): each pays ~7 s of imports, and the machine has two cores.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import seeded, tiny_config
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from hf_rnn import RNNForSequenceClassification, train_tokenizer
+from hf_rnn.data import (
+    default_lm_corpus,
+    default_lm_datasets,
+    group_texts,
+    load_data_files,
+    split_off_validation,
+)
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train.py"
+BLOCK_SIZE = 32
+TINY_RUN = [
+    "--max_steps", "6",
+    "--block_size", str(BLOCK_SIZE),
+    "--per_device_train_batch_size", "4",
+    "--per_device_eval_batch_size", "4",
+    "--eval_steps", "3",
+    "--logging_steps", "1",
+    "--max_train_samples", "48",
+    "--max_eval_samples", "8",
+    "--num_sample_generations", "2",
+    "--sample_max_new_tokens", "10",
+    "--save_strategy", "no",
+]  # fmt: skip
+TINY_MODEL = ["--hidden_size", "16"]  # a new model's shape; a saved model keeps its own
+TRAIN_TEXT = "the quick brown fox jumps over the lazy dog.\nA wizard's job is to vex chumps quickly in fog!\n" * 15
+VALIDATION_TEXT = "the lazy dog jumps over the quick brown fox. " * 3  # 135 characters: 4 blocks of 32
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@dataclass
+class ScriptRun:
+    output_dir: Path
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, ScriptRun]:
+    root = tmp_path_factory.mktemp("train_script")
+    (root / "train.txt").write_text(TRAIN_TEXT)
+    (root / "validation.txt").write_text(VALIDATION_TEXT)
+    classifier = root / "sequence_classifier"
+    seeded(RNNForSequenceClassification, tiny_config(num_labels=2)).save_pretrained(classifier)
+    train_tokenizer(["abc"], kind="char").save_pretrained(classifier)
+
+    arguments = {
+        "default_corpus": [*TINY_RUN, *TINY_MODEL],
+        "text_files": [*TINY_RUN, *TINY_MODEL, "--train_file", "train.txt", "--validation_file", "validation.txt"],
+        "missing_train_file": [*TINY_RUN, "--train_file", "no_such_file.txt"],
+        "unknown_task": [*TINY_RUN, "--task", "summarize-poems"],
+        "sequence_classifier_folder": [*TINY_RUN, "--model_name_or_path", str(classifier)],
+    }
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_CACHE": str(root / "datasets_cache"),
+        "TOKENIZERS_PARALLELISM": "false",
+    }
+    started = {}
+    for name, args in arguments.items():
+        # Files, not pipes: a full pipe would stall a run while the fixture waits on another one.
+        stdout, stderr = open(root / f"{name}.stdout", "w"), open(root / f"{name}.stderr", "w")
+        command = [sys.executable, str(SCRIPT), *args, "--output_dir", name]
+        started[name] = (subprocess.Popen(command, cwd=root, env=env, stdout=stdout, stderr=stderr), stdout, stderr)
+    finished = {}
+    for name, (process, stdout, stderr) in started.items():
+        returncode = process.wait(timeout=300)
+        stdout.close()
+        stderr.close()
+        finished[name] = ScriptRun(
+            root / name, returncode, Path(stdout.name).read_text(), Path(stderr.name).read_text()
+        )
+    return finished
+
+
+def succeeded(run: ScriptRun) -> Path:
+    assert run.returncode == 0, f"train.py failed:\n{run.stderr[-3000:]}"
+    return run.output_dir
+
+
+def test_default_corpus_run_saves_a_self_contained_model_folder(runs):
+    out = succeeded(runs["default_corpus"])
+    for name in ("model.safetensors", "modeling_rnn.py", "configuration_rnn.py", "cache_rnn.py"):
+        assert (out / name).is_file(), name
+    for name in ("tokenizer.json", "tokenizer_config.json", "generation_config.json"):
+        assert (out / name).is_file(), name
+    config = json.loads((out / "config.json").read_text())
+    assert config["architectures"] == ["RNNForCausalLM"]
+    assert config["auto_map"]["AutoModelForCausalLM"] == "modeling_rnn.RNNForCausalLM"
+    generation_config = json.loads((out / "generation_config.json").read_text())
+    assert generation_config["do_sample"] is True
+
+
+def test_results_report_perplexity_as_exp_of_eval_loss(runs):
+    out = succeeded(runs["default_corpus"])
+    all_results = json.loads((out / "all_results.json").read_text())
+    assert math.isfinite(all_results["eval_loss"])
+    assert all_results["perplexity"] == pytest.approx(math.exp(all_results["eval_loss"]), rel=1e-9)
+    assert all_results["train_samples"] == 48 and all_results["eval_samples"] == 8  # the --max_*_samples caps
+    eval_results = json.loads((out / "eval_results.json").read_text())
+    assert eval_results["perplexity"] == all_results["perplexity"]
+    assert "train_loss" in json.loads((out / "train_results.json").read_text())
+
+
+def test_loss_plot_is_a_png_with_training_and_validation_points(runs):
+    out = succeeded(runs["default_corpus"])
+    assert (out / "loss.png").read_bytes().startswith(PNG_SIGNATURE)
+    log_history = json.loads((out / "trainer_state.json").read_text())["log_history"]
+    assert sum("loss" in entry for entry in log_history) == 6  # --logging_steps 1 for 6 steps
+    assert sum("eval_loss" in entry for entry in log_history) >= 2  # --eval_steps 3: a validation curve
+
+
+def test_samples_file_holds_each_sampled_continuation_of_the_prompt(runs):
+    out = succeeded(runs["default_corpus"])
+    samples = (out / "samples.txt").read_text()
+    assert samples.count("=== sample ") == 2
+    # The default prompt is the validation text's first line: the first pydoc topic, "assert".
+    assert samples.count('The "assert" statement') == 2
+    assert 'The "assert" statement' in runs["default_corpus"].stdout  # also logged to the console
+
+
+def test_saved_folder_loads_with_auto_classes_and_generates(runs):
+    out = succeeded(runs["default_corpus"])
+    model = AutoModelForCausalLM.from_pretrained(out).eval()
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    assert model.config.vocab_size == len(tokenizer)
+    inputs = tokenizer("The ", return_tensors="pt", add_special_tokens=False)
+    torch.manual_seed(0)
+    generated = model.generate(**inputs, max_new_tokens=5, min_new_tokens=5)
+    assert generated.shape == (1, inputs.input_ids.size(1) + 5)
+    assert tokenizer.decode(generated[0], skip_special_tokens=True).startswith("The ")
+
+
+def test_text_files_train_the_tokenizer_and_evaluate_on_the_validation_file(runs):
+    out = succeeded(runs["text_files"])
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    assert len(tokenizer) == len(set(TRAIN_TEXT)) + 4  # one id per train character, plus 4 special tokens
+    eval_results = json.loads((out / "eval_results.json").read_text())
+    assert eval_results["eval_samples"] == len(VALIDATION_TEXT) // BLOCK_SIZE
+    assert eval_results["perplexity"] == pytest.approx(math.exp(eval_results["eval_loss"]), rel=1e-9)
+    assert (out / "model.safetensors").is_file()
+    # The default prompt: the validation text's first line, cut at 60 characters.
+    assert (out / "samples.txt").read_text().count(VALIDATION_TEXT[:60]) == 2
+
+
+@pytest.mark.parametrize(
+    ("run_name", "expected_in_message"),
+    [
+        ("missing_train_file", ["--train_file", "no_such_file.txt"]),
+        ("unknown_task", ["--task", "summarize-poems", "causal-lm", "translation", "not implemented yet"]),
+        ("sequence_classifier_folder", ["--model_name_or_path", "RNNForSequenceClassification"]),
+    ],
+)
+def test_user_error_exits_with_one_message_naming_the_flag_before_training(runs, run_name, expected_in_message):
+    run = runs[run_name]
+    assert run.returncode == 2
+    assert "Traceback" not in run.stderr
+    error_lines = [line for line in run.stderr.splitlines() if "error" in line.lower()]
+    assert len(error_lines) == 1 and error_lines[0].startswith("train.py: error: ")
+    for expected in expected_in_message:
+        assert expected in error_lines[0]
+    assert not (run.output_dir / "model.safetensors").exists()
+    assert not run.output_dir.exists()
+
+
+# In-process checks of the script's argument handling (no training).
+
+
+@pytest.fixture(scope="module")
+def train_script():
+    spec = importlib.util.spec_from_file_location("train_script", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_defaults_apply_unless_a_flag_overrides_them(train_script):
+    _, _, training_args = train_script.parse_arguments([])
+    defaults = train_script.TRAINING_DEFAULTS["causal-lm"]
+    assert training_args.output_dir == "runs/causal-lm"
+    assert training_args.learning_rate == defaults["learning_rate"]
+    assert training_args.max_steps == defaults["max_steps"]
+    _, _, training_args = train_script.parse_arguments(["--learning_rate", "0.5", "--output_dir", "elsewhere"])
+    assert training_args.learning_rate == 0.5 and training_args.output_dir == "elsewhere"
+    assert training_args.max_steps == defaults["max_steps"]
+
+
+def test_an_epoch_count_replaces_the_default_step_budget(train_script):
+    for flag in ("--num_train_epochs", "--num-train-epochs"):
+        _, _, training_args = train_script.parse_arguments([flag, "2"])
+        assert training_args.num_train_epochs == 2 and training_args.max_steps == -1  # -1: epochs decide
+
+
+def test_a_json_config_is_read_over_the_same_defaults(train_script, tmp_path):
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({"hidden_size": 24, "block_size": 16, "learning_rate": 0.01}))
+    model_args, data_args, training_args = train_script.parse_arguments([str(config)])
+    assert (model_args.hidden_size, data_args.block_size, training_args.learning_rate) == (24, 16, 0.01)
+    assert training_args.output_dir == "runs/causal-lm"
+    assert training_args.max_steps == train_script.TRAINING_DEFAULTS["causal-lm"]["max_steps"]
+
+
+@pytest.mark.parametrize("task", ["sequence-classification", "token-classification", "translation"])
+def test_planned_tasks_stop_with_not_implemented_yet(train_script, task, capsys, tmp_path):
+    with pytest.raises(SystemExit) as stopped:
+        train_script.main(["--task", task, "--output_dir", str(tmp_path / "out")])
+    assert stopped.value.code == 2
+    message = capsys.readouterr().err
+    assert f"--task '{task}' is not implemented yet" in message and "causal-lm" in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_shape_flags_cannot_reshape_a_saved_model(train_script, capsys, tmp_path):
+    with pytest.raises(SystemExit) as stopped:
+        train_script.main(["--model_name_or_path", str(tmp_path), "--hidden_size", "64"])
+    assert stopped.value.code == 2
+    assert "--hidden_size cannot be combined with --model_name_or_path" in capsys.readouterr().err
+
+
+# hf_rnn/data.py
+
+
+def test_default_corpus_is_the_pydoc_topics_in_name_order():
+    from pydoc_data.topics import topics
+
+    corpus = default_lm_corpus()
+    assert corpus == [topics[name] for name in sorted(topics)]
+    assert sum(map(len, corpus)) > 100_000
+
+
+def test_default_split_is_deterministic_disjoint_and_covers_the_corpus():
+    first, second = default_lm_datasets(10), default_lm_datasets(10)
+    assert list(first["validation"]["text"]) == list(second["validation"]["text"])
+    validation, train = list(first["validation"]["text"]), list(first["train"]["text"])
+    assert validation + train == default_lm_corpus()
+    assert round(len(default_lm_corpus()) * 0.1) == len(validation)
+
+
+def test_validation_split_takes_the_first_rows_and_leaves_train_non_empty():
+    from datasets import Dataset
+
+    splits = split_off_validation(Dataset.from_dict({"text": ["a", "b", "c"]}), 99)
+    assert list(splits["validation"]["text"]) == ["a", "b"] and list(splits["train"]["text"]) == ["c"]
+    with pytest.raises(ValueError, match="--validation_split_percentage"):
+        split_off_validation(Dataset.from_dict({"text": ["a", "b"]}), 0)
+
+
+def test_group_texts_cuts_full_blocks_across_rows_and_copies_labels():
+    grouped = group_texts({"input_ids": [[1, 2, 3], [4, 5], [6, 7, 8, 9]]}, block_size=4)
+    assert grouped["input_ids"] == [[1, 2, 3, 4], [5, 6, 7, 8]]  # the remainder [9] is dropped
+    assert grouped["labels"] == grouped["input_ids"]
+    assert grouped["labels"][0] is not grouped["input_ids"][0]
+
+
+def test_text_files_keep_line_breaks(tmp_path):
+    (tmp_path / "train.txt").write_text("one\ntwo\n\nthree\n")
+    splits = load_data_files(str(tmp_path / "train.txt"), validation_split_percentage=25)
+    assert "".join([*splits["validation"]["text"], *splits["train"]["text"]]) == "one\ntwo\n\nthree\n"
+
+
+def test_data_file_errors_name_the_flag(tmp_path):
+    with pytest.raises(FileNotFoundError, match="--train_file"):
+        load_data_files(str(tmp_path / "missing.txt"))
+    (tmp_path / "corpus.pdf").write_text("text")
+    with pytest.raises(ValueError, match="--train_file .* unsupported extension"):
+        load_data_files(str(tmp_path / "corpus.pdf"))
+    (tmp_path / "train.txt").write_text("text\nmore\n")
+    with pytest.raises(FileNotFoundError, match="--validation_file"):
+        load_data_files(str(tmp_path / "train.txt"), str(tmp_path / "missing.txt"))
