@@ -1,0 +1,280 @@
+"""Model cards: a `README.md` with valid Hub metadata, rendered from the per-task templates in `model_cards/`.
+
+```python
+from hf_rnn.model_card import push_with_model_card, training_command, write_model_card
+
+card = write_model_card(
+    "runs/causal-lm",
+    task="causal-lm",
+    model=trainer.model,
+    metrics={"eval_loss": 1.12, "perplexity": 3.06},  # e.g. trainer.evaluate() plus derived metrics
+    dataset_name=None,  # a Hub dataset id when there is one
+    dataset_description="Python documentation (pydoc_data topics), embedded",
+    training_command=training_command(),  # "accelerate launch scripts/train.py --task causal-lm ..."
+    hyperparameters={"learning_rate": 2e-3, "max_steps": 3000},
+    repo_id="me/my-rnn-lm",  # used in the loading snippets and as the model-index name
+)
+push_with_model_card(trainer, card)  # with TrainingArguments(push_to_hub=True, hub_model_id="me/my-rnn-lm")
+```
+
+The YAML front matter is built by `huggingface_hub.ModelCardData` (its `eval_results` become `model-index`), so it
+is the Hub's own format; `ModelCard.from_template` renders the Jinja body. The templates live in ONE place, the
+repository's top-level `model_cards/` folder, found next to the package (`hf_rnn/../model_cards`), which is where
+it is in a checkout and in an editable install. A wheel does not carry it: then pass `template_path=` or get a
+clear error naming the folder.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+MODEL_CARDS_DIR = Path(__file__).resolve().parent.parent / "model_cards"
+
+# task -> what the card says about it. `pipeline_tag` is a standard Hub tag; `pipeline_task` is the name to pass to
+# `transformers.pipeline()` (transformers 5.23 reserves "translation", so hf_rnn registers "hf-rnn-translation").
+TASKS = {
+    "causal-lm": {
+        "pipeline_tag": "text-generation",
+        "pipeline_task": "text-generation",
+        "task_name": "Causal Language Modeling",
+        "auto_class": "AutoModelForCausalLM",
+    },
+    "sequence-classification": {
+        "pipeline_tag": "text-classification",
+        "pipeline_task": "text-classification",
+        "task_name": "Text Classification",
+        "auto_class": "AutoModelForSequenceClassification",
+    },
+    "token-classification": {
+        "pipeline_tag": "token-classification",
+        "pipeline_task": "token-classification",
+        "task_name": "Token Classification",
+        "auto_class": "AutoModelForTokenClassification",
+    },
+    "translation": {
+        "pipeline_tag": "translation",
+        "pipeline_task": "hf-rnn-translation",
+        "task_name": "Translation",
+        "auto_class": "AutoModelForSeq2SeqLM",
+    },
+}
+
+# Trainer bookkeeping that `trainer.evaluate()` mixes into its metrics: not quality metrics.
+_BOOKKEEPING = ("runtime", "per_second", "epoch", "samples", "flos", "mem_")
+
+# Config fields shown in the architecture table, in this order (those the config has).
+_ARCHITECTURE_FIELDS = (
+    "cell",
+    "encoder_cell",
+    "decoder_cell",
+    "num_hidden_layers",
+    "encoder_layers",
+    "decoder_layers",
+    "hidden_size",
+    "encoder_hidden_size",
+    "decoder_hidden_size",
+    "embedding_size",
+    "proj_size",
+    "bidirectional",
+    "encoder_bidirectional",
+    "attention",
+    "attention_size",
+    "input_feeding",
+    "vocab_size",
+    "target_vocab_size",
+    "share_embeddings",
+    "tie_word_embeddings",
+    "classifier_pooling",
+    "embedding_dropout",
+    "layer_dropout",
+    "output_dropout",
+)
+
+
+def render_model_card(
+    *,
+    task: str,
+    model,
+    metrics: dict[str, Any],
+    training_command: str,
+    hyperparameters: dict[str, Any],
+    dataset_name: str | None = None,
+    dataset_config_name: str | None = None,
+    dataset_description: str | None = None,
+    repo_id: str | None = None,
+    model_name: str | None = None,
+    base_model: str | None = None,
+    license: str | None = None,
+    language: str | list[str] | None = None,
+    template_path: str | Path | None = None,
+) -> ModelCard:
+    """
+    Render the model card of a trained hf_rnn model; nothing is written (see `write_model_card`).
+
+    Args:
+        task: one of `TASKS` ("causal-lm", "sequence-classification", "token-classification", "translation").
+        model: the trained `PreTrainedModel` (its config describes the architecture; `num_parameters()` counts).
+        metrics: evaluation metrics, e.g. what `trainer.evaluate()` returns plus derived ones. Trainer bookkeeping
+            (`eval_runtime`, `*_per_second`, `epoch`, `*_samples`) is dropped; an `eval_` prefix is stripped. Every
+            remaining numeric metric goes into the table and into `model-index` (metric type = its name).
+        training_command: the exact command line that trained the model.
+        hyperparameters: name -> value, shown as a table.
+        dataset_name: a Hub dataset id (goes into the `datasets` metadata); None for local or embedded data.
+        dataset_config_name: the Hub dataset's configuration, if any.
+        dataset_description: a readable name of the data, e.g. "my.txt (local file)"; defaults to `dataset_name`.
+        repo_id: the Hub repository (`user/name`); the loading snippets use it, else a local path placeholder.
+        model_name: the model-index name; defaults to the last part of `repo_id`, else "hf_rnn-<task>".
+        base_model: a Hub id the model continued training from, if any.
+        license, language: optional metadata.
+        template_path: a Jinja Markdown template to use instead of `model_cards/<task>.md`.
+    """
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {', '.join(TASKS)}; got task={task!r}")
+    info = TASKS[task]
+    config = model.config
+    template = Path(template_path) if template_path is not None else _template_for(task)
+
+    results = _quality_metrics(metrics)
+    cells = list(
+        dict.fromkeys(
+            getattr(config, name) for name in ("cell", "encoder_cell", "decoder_cell") if getattr(config, name, None)
+        )
+    )
+    model_name = model_name or (repo_id.split("/")[-1] if repo_id else f"hf_rnn-{task}")
+    dataset_type = dataset_name or "custom"
+    dataset_pretty = dataset_description or dataset_name or "custom data"
+    eval_results = [
+        EvalResult(
+            task_type=info["pipeline_tag"],
+            task_name=info["task_name"],
+            dataset_type=dataset_type,
+            dataset_name=dataset_pretty,
+            dataset_config=dataset_config_name,
+            dataset_split="validation",
+            metric_type=name,
+            metric_name=name,
+            metric_value=value,
+        )
+        for name, value in results.items()
+    ]
+    card_data = ModelCardData(
+        library_name="transformers",
+        pipeline_tag=info["pipeline_tag"],
+        tags=["hf_rnn", "rnn", *cells, task],
+        datasets=[dataset_name] if dataset_name else None,
+        metrics=list(results) or None,
+        base_model=base_model,
+        license=license,
+        language=language,
+        model_name=model_name,
+        eval_results=eval_results or None,
+    )
+    labels = getattr(config, "id2label", None) if task in ("sequence-classification", "token-classification") else None
+    return ModelCard.from_template(
+        card_data,
+        template_path=str(template),
+        # Template variables. `card_data.to_dict()` is passed too; these names do not collide with its keys.
+        task=task,
+        model_id=model_name,
+        model_path=repo_id or "path/to/this/model",
+        pipeline_task=info["pipeline_task"],
+        auto_class=info["auto_class"],
+        model_class=type(model).__name__,
+        model_type=config.model_type,
+        cell_names=", ".join(cells),
+        num_parameters=f"{model.num_parameters():,}",
+        architecture=[
+            (name, getattr(config, name))
+            for name in _ARCHITECTURE_FIELDS
+            if getattr(config, name, None) is not None
+            and (name != "classifier_pooling" or task == "sequence-classification")
+        ],
+        label_names=[labels[i] for i in sorted(labels)] if labels else [],
+        metric_rows=[(name, _format(value)) for name, value in results.items()],
+        dataset_description=dataset_pretty,
+        dataset_id=dataset_name,
+        training_command=training_command,
+        hyperparameter_rows=[(name, _cell(_format(value))) for name, value in hyperparameters.items()],
+    )
+
+
+def write_model_card(output_dir: str | Path, **kwargs) -> ModelCard:
+    """`render_model_card(**kwargs)` and save it as `output_dir/README.md`; returns the card."""
+    card = render_model_card(**kwargs)
+    card.save(Path(output_dir) / "README.md")
+    return card
+
+
+def push_with_model_card(trainer, card: ModelCard | None, commit_message: str = "End of training"):
+    """
+    `trainer.push_to_hub()`, keeping our card: the push writes transformers' own draft `README.md` into
+    `output_dir` and uploads it, so the card then replaces it there and in the repository (a second, small commit).
+
+    Call it on every process, like `trainer.push_to_hub` (it saves the model); only the main process uploads, and
+    only it needs the card (pass None elsewhere). The repository is `TrainingArguments.hub_model_id` (created by
+    `Trainer` when `push_to_hub=True`), the token `hub_token` (or the usual login / `HF_TOKEN`). Returns the card
+    commit's info on the main process, else None.
+    """
+    trainer.push_to_hub(commit_message=commit_message)
+    if not trainer.is_world_process_zero():
+        return None
+    card.save(Path(trainer.args.output_dir) / "README.md")
+    return card.push_to_hub(trainer.hub_model_id, token=trainer.args.hub_token, commit_message="Model card")
+
+
+def training_command(argv: list[str] | None = None) -> str:
+    """
+    The command line of this run, for the card: `python`, `torchrun` or `accelerate launch` (recognized by the
+    environment they set; their own flags are not visible to the script) followed by `sys.argv`, shell-quoted.
+    """
+    argv = sys.argv if argv is None else argv
+    if "ACCELERATE_DYNAMO_BACKEND" in os.environ:
+        launcher = ["accelerate", "launch"]
+    elif "TORCHELASTIC_RUN_ID" in os.environ:
+        launcher = ["torchrun"]
+    else:
+        launcher = ["python"]
+    return shlex.join([*launcher, *argv])
+
+
+def _template_for(task: str) -> Path:
+    path = MODEL_CARDS_DIR / f"{task}.md"
+    if not MODEL_CARDS_DIR.is_dir():
+        raise FileNotFoundError(
+            f"The model card templates folder {MODEL_CARDS_DIR} is missing: hf_rnn finds `model_cards/` next to the "
+            "package (a source checkout or `pip install -e .`). Install that way, or pass template_path=."
+        )
+    if not path.is_file():
+        raise FileNotFoundError(f"No model card template for task={task!r}: {path} is missing.")
+    return path
+
+
+def _quality_metrics(metrics: dict[str, Any]) -> dict[str, float | int]:
+    results = {}
+    for key, value in metrics.items():
+        name = key.removeprefix("eval_")
+        if any(part in name for part in _BOOKKEEPING) or isinstance(value, bool):
+            continue
+        if isinstance(value, numbers.Number) or hasattr(value, "item"):
+            value = value.item() if hasattr(value, "item") else value
+            results[name] = int(value) if isinstance(value, numbers.Integral) else float(value)
+    return results
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, float) and math.isfinite(value) and value != int(value):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _cell(text: str) -> str:
+    """Escape what would break a Markdown table cell."""
+    return text.replace("|", "\\|").replace("\n", " ")

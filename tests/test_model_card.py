@@ -1,0 +1,204 @@
+"""Model cards: valid Hub metadata (the Hub's own `model-index` format) and a body that says how to use the model.
+
+`ModelCard.validate()` asks the Hub, so the metadata is checked offline: the YAML front matter parses, round-trips
+through `huggingface_hub.ModelCardData` / `metadata_load`, and `model_index_to_eval_results` reads the exact metric
+values back.
+"""
+
+import pytest
+import yaml
+from conftest import seeded, tiny_config
+from huggingface_hub import ModelCard, ModelCardData, metadata_load
+from huggingface_hub.repocard_data import model_index_to_eval_results
+
+from hf_rnn import (
+    RNNForCausalLM,
+    RNNForSequenceClassification,
+    RNNForTokenClassification,
+    RNNSeq2SeqConfig,
+    RNNSeq2SeqForConditionalGeneration,
+)
+from hf_rnn.model_card import MODEL_CARDS_DIR, TASKS, render_model_card, training_command, write_model_card
+
+REPO_ID = "someone/my-rnn"
+COMMAND = "accelerate launch scripts/train.py --task {task} --cell gru --hidden_size 64 --max_steps 30"
+
+
+def build(task: str):
+    if task == "causal-lm":
+        return seeded(RNNForCausalLM, tiny_config(cell="lstm"))
+    if task == "sequence-classification":
+        config = tiny_config(cell="gru", bidirectional=True, num_labels=2, id2label={0: "negative", 1: "positive"})
+        return seeded(RNNForSequenceClassification, config)
+    if task == "token-classification":
+        labels = {0: "O", 1: "B-PER", 2: "I-PER"}
+        return seeded(RNNForTokenClassification, tiny_config(cell="rnn_tanh", num_labels=3, id2label=labels))
+    config = RNNSeq2SeqConfig(
+        vocab_size=40, encoder_cell="gru", decoder_cell="lstm", encoder_hidden_size=8, decoder_hidden_size=8,
+        encoder_layers=1, decoder_layers=1, attention="bahdanau",
+    )  # fmt: skip
+    return seeded(RNNSeq2SeqForConditionalGeneration, config)
+
+
+# task -> (metrics as the training script has them, what the card should report, the cells in the tags)
+CASES = {
+    "causal-lm": (
+        {"eval_loss": 1.2345678, "perplexity": 3.4368, "eval_runtime": 2.5, "eval_samples_per_second": 90.1,
+         "epoch": 3.0},
+        {"loss": 1.2345678, "perplexity": 3.4368},
+        ["lstm"],
+    ),
+    "sequence-classification": (
+        {"eval_loss": 0.3, "eval_accuracy": 0.9125, "eval_f1": 0.9087, "eval_steps_per_second": 4.0},
+        {"loss": 0.3, "accuracy": 0.9125, "f1": 0.9087},
+        ["gru"],
+    ),
+    "token-classification": (
+        {"eval_precision": 0.81, "eval_recall": 0.78, "eval_f1": 0.7947, "eval_accuracy": 0.95, "eval_samples": 200},
+        {"precision": 0.81, "recall": 0.78, "f1": 0.7947, "accuracy": 0.95},
+        ["rnn_tanh"],
+    ),
+    "translation": (
+        {"eval_loss": 2.1, "eval_bleu": 23.57, "eval_chrf": 51.2},
+        {"loss": 2.1, "bleu": 23.57, "chrf": 51.2},
+        ["gru", "lstm"],
+    ),
+}  # fmt: skip
+HYPERPARAMETERS = {"learning_rate": 0.002, "per_device_train_batch_size": 16, "lr_scheduler_type": "cosine"}
+
+
+@pytest.fixture(params=list(TASKS))
+def card(request, tmp_path):
+    task = request.param
+    metrics, expected, cells = CASES[task]
+    card = write_model_card(
+        tmp_path,
+        task=task,
+        model=build(task),
+        metrics=metrics,
+        dataset_name="someone/some-data",
+        dataset_config_name="default",
+        dataset_description="Some Data",
+        training_command=COMMAND.format(task=task),
+        hyperparameters=HYPERPARAMETERS,
+        repo_id=REPO_ID,
+    )
+    return {"task": task, "path": tmp_path / "README.md", "card": card, "expected": expected, "cells": cells}
+
+
+def front_matter(text: str) -> dict:
+    assert text.startswith("---\n")
+    return yaml.safe_load(text.split("---\n")[1])
+
+
+def test_there_is_one_template_per_task():
+    assert sorted(path.stem for path in MODEL_CARDS_DIR.glob("*.md")) == sorted(TASKS)
+
+
+def test_front_matter_has_the_hub_metadata(card):
+    text = card["path"].read_text(encoding="utf-8")
+    assert text == str(card["card"])
+    metadata = front_matter(text)
+    task = card["task"]
+    assert metadata["library_name"] == "transformers"
+    assert metadata["pipeline_tag"] == TASKS[task]["pipeline_tag"]
+    assert metadata["tags"] == ["hf_rnn", "rnn", *card["cells"], task]
+    assert metadata["datasets"] == ["someone/some-data"]
+    assert metadata["metrics"] == list(card["expected"])
+
+
+def test_metadata_round_trips_through_huggingface_hub(card):
+    metadata = front_matter(card["path"].read_text(encoding="utf-8"))
+    assert metadata_load(card["path"]) == metadata
+    assert ModelCard.load(card["path"]).data.to_dict() == metadata
+    assert ModelCardData(**metadata).to_dict() == metadata
+
+
+def test_model_index_carries_exactly_the_given_metric_values(card):
+    metadata = front_matter(card["path"].read_text(encoding="utf-8"))
+    model_name, results = model_index_to_eval_results(metadata["model-index"])
+    assert model_name == "my-rnn"
+    assert {result.metric_type: result.metric_value for result in results} == card["expected"]
+    for result in results:
+        assert result.task_type == TASKS[card["task"]]["pipeline_tag"]
+        assert (result.dataset_type, result.dataset_name, result.dataset_config) == (
+            "someone/some-data",
+            "Some Data",
+            "default",
+        )
+        assert result.dataset_split == "validation"
+
+
+def test_body_documents_training_and_both_ways_to_load(card):
+    body = card["card"].text
+    task, auto_class = card["task"], TASKS[card["task"]]["auto_class"]
+    assert "{{" not in body and "{%" not in body and "}}" not in body
+    assert COMMAND.format(task=task) in body
+    for name, value in HYPERPARAMETERS.items():
+        assert f"| {name} | {value} |" in body
+    assert "import hf_rnn" in body
+    assert f'{auto_class}.from_pretrained("{REPO_ID}")' in body
+    assert f'{auto_class}.from_pretrained("{REPO_ID}", trust_remote_code=True)' in body
+    assert f'AutoTokenizer.from_pretrained("{REPO_ID}", trust_remote_code=True)' in body
+    assert f'pipeline("{TASKS[task]["pipeline_task"]}", model="{REPO_ID}"' in body
+    assert "## Limitations" in body
+    assert f"{build(task).num_parameters():,} parameters" in body
+    for cell in card["cells"]:
+        assert f"| {cell} |" in body  # the architecture table
+
+
+def test_metric_table_shows_every_reported_metric(card):
+    body = card["card"].text
+    for name in card["expected"]:
+        assert f"| {name} | " in body
+    assert "runtime" not in body and "per_second" not in body
+
+
+def test_translation_card_names_the_hf_rnn_pipeline_task():
+    card = render_model_card(
+        task="translation", model=build("translation"), metrics={}, training_command="x", hyperparameters={}
+    )
+    assert card.data.pipeline_tag == "translation"
+    assert "`hf-rnn-translation`" in card.text
+    assert "| attention | bahdanau |" in card.text
+    assert card.data.datasets is None and card.data.eval_results is None  # no data id, no metrics: omitted
+
+
+def test_classification_cards_list_the_labels():
+    card = render_model_card(
+        task="token-classification",
+        model=build("token-classification"),
+        metrics={"eval_f1": 0.5},
+        training_command="x",
+        hyperparameters={},
+    )
+    assert "`O`, `B-PER`, `I-PER`" in card.text
+
+
+def test_unknown_task_is_a_value_error_naming_task_and_the_choices():
+    with pytest.raises(ValueError, match="task") as error:
+        render_model_card(
+            task="summarization", model=build("causal-lm"), metrics={}, training_command="x", hyperparameters={}
+        )
+    for task in TASKS:
+        assert task in str(error.value)
+    assert "summarization" in str(error.value)
+
+
+def test_missing_templates_folder_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setattr("hf_rnn.model_card.MODEL_CARDS_DIR", tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match="model_cards"):
+        render_model_card(
+            task="causal-lm", model=build("causal-lm"), metrics={}, training_command="x", hyperparameters={}
+        )
+
+
+def test_training_command_names_the_launcher_and_quotes_arguments(monkeypatch):
+    argv = ["scripts/train.py", "--task", "causal-lm", "--sample_prompt", "Beautiful is"]
+    for name in ("ACCELERATE_DYNAMO_BACKEND", "TORCHELASTIC_RUN_ID"):
+        monkeypatch.delenv(name, raising=False)
+    assert training_command(argv) == "python scripts/train.py --task causal-lm --sample_prompt 'Beautiful is'"
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "1")
+    assert training_command(argv).startswith("torchrun scripts/train.py ")
+    monkeypatch.setenv("ACCELERATE_DYNAMO_BACKEND", "no")
+    assert training_command(argv).startswith("accelerate launch scripts/train.py ")
