@@ -231,3 +231,33 @@ def test_trainer_push_to_hub_uploads_the_run_with_our_model_card(shared):
     assert any(message.startswith("Training in progress") for message, _ in commits)
     assert ("End of training", True) in [(message, "model.safetensors" in paths) for message, paths in commits]
     assert commits[-1] == ("Model card", ["README.md"])
+
+
+def test_train_script_push_to_hub_uploads_the_complete_output_folder(tmp_path):
+    """`scripts/train.py --push_to_hub --hub_model_id ...` sends the model folder, its outputs and our card."""
+    script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts", "train.py")
+    flags = [
+        "--max_steps", "2", "--hidden_size", "16", "--block_size", "32", "--max_train_samples", "16",
+        "--max_eval_samples", "4", "--num_sample_generations", "1", "--sample_max_new_tokens", "5",
+        "--eval_strategy", "no", "--save_strategy", "no", "--report_to", "none", "--output_dir", str(tmp_path / "run"),
+        "--push_to_hub", "--hub_model_id", "tester/tiny-lm", "--hub_token", "any",
+    ]  # fmt: skip
+    with StandInHub() as hub:
+        completed = subprocess.run(
+            [sys.executable, str(script), *flags],
+            env=hub_env(hub, tmp_path / "home"),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert completed.returncode == 0, completed.stderr[-6000:]
+        pushed = hub.files("tester/tiny-lm")
+    expected = ["model.safetensors", "config.json", "modeling_rnn.py", "cache_rnn.py", "configuration_rnn.py"]
+    expected += ["tokenizer.json", "generation_config.json", "all_results.json", "loss.png", "samples.txt"]
+    for name in expected:
+        assert name in pushed, name
+    assert json.loads(pushed["config.json"])["auto_map"]["AutoModelForCausalLM"] == "modeling_rnn.RNNForCausalLM"
+    card = pushed["README.md"].decode()
+    assert card == (tmp_path / "run" / "README.md").read_text(encoding="utf-8")
+    assert "model-index" in card and "--push_to_hub" in card and "trust_remote_code=True" in card

@@ -175,7 +175,7 @@ def test_text_files_train_the_tokenizer_and_evaluate_on_the_validation_file(runs
     ("run_name", "expected_in_message"),
     [
         ("missing_train_file", ["--train_file", "no_such_file.txt"]),
-        ("unknown_task", ["--task", "summarize-poems", "causal-lm", "translation", "not implemented yet"]),
+        ("unknown_task", ["--task", "summarize-poems", "is not a task", "causal-lm", "translation"]),
         ("sequence_classifier_folder", ["--model_name_or_path", "RNNForSequenceClassification"]),
     ],
 )
@@ -229,13 +229,20 @@ def test_a_json_config_is_read_over_the_same_defaults(train_script, tmp_path):
 
 
 @pytest.mark.parametrize("task", ["sequence-classification", "token-classification", "translation"])
-def test_planned_tasks_stop_with_not_implemented_yet(train_script, task, capsys, tmp_path):
-    with pytest.raises(SystemExit) as stopped:
-        train_script.main(["--task", task, "--output_dir", str(tmp_path / "out")])
-    assert stopped.value.code == 2
-    message = capsys.readouterr().err
-    assert f"--task '{task}' is not implemented yet" in message and "causal-lm" in message
-    assert not (tmp_path / "out").exists()
+def test_each_task_has_its_own_defaults_and_output_dir(train_script, task):
+    model_args, data_args, training_args = train_script.parse_arguments(["--task", task])
+    defaults = train_script.TRAINING_DEFAULTS[task]
+    assert training_args.output_dir == f"runs/{task}"
+    assert training_args.max_steps == defaults["max_steps"]
+    assert model_args.tokenizer_type == defaults["tokenizer_type"]
+    assert training_args.predict_with_generate is (task == "translation")
+    if task == "sequence-classification":
+        assert data_args.text_column == "sentence"  # GLUE's column, as run_glue users expect
+
+
+def test_task_default_model_flags_do_not_count_as_reshaping_a_saved_model(train_script):
+    model_args, _, _ = train_script.parse_arguments(["--task", "translation", "--model_name_or_path", "folder"])
+    train_script.check_model_flags(model_args)  # the task's default --hidden_size is no user flag
 
 
 def test_shape_flags_cannot_reshape_a_saved_model(train_script, capsys, tmp_path):

@@ -1,0 +1,492 @@
+"""scripts/train.py on the sequence-classification, token-classification and translation tasks, end to end on tiny
+settings, plus the embedded default data they train on (hf_rnn/data.py) and their shipped metrics.
+
+Spec: `python scripts/train.py --task T` trains on the embedded default data (or on files in the formats the
+transformers example scripts read) and leaves a complete model folder: weights, config with auto_map, modeling
+code, tokenizer, `all_results.json` with the task's metrics, `loss.png` and the task's predictions; the folder
+loads with the task's Auto class and works in the task's pipeline. A user error stops before training with exit
+status 2 and one message naming the flag.
+
+The training runs start together (one module fixture) as subprocesses; the error cases run in-process.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import seqeval.metrics
+import sklearn.metrics
+from conftest import seeded, tiny_config
+from seqeval.scheme import IOB2
+from transformers import (
+    AutoModelForSeq2SeqLM,
+    AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
+    AutoTokenizer,
+    pipeline,
+)
+
+import hf_rnn
+from hf_rnn import RNNForCausalLM, train_tokenizer
+from hf_rnn.data import (
+    default_sequence_classification_datasets,
+    default_token_classification_datasets,
+    default_translation_datasets,
+    load_parallel_datasets,
+    read_conll,
+)
+from hf_rnn.metrics import available_metrics, load_metric
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train.py"
+TINY_RUN = [
+    "--max_steps", "4",
+    "--per_device_train_batch_size", "4",
+    "--per_device_eval_batch_size", "8",
+    "--eval_steps", "2",
+    "--logging_steps", "1",
+    "--max_train_samples", "32",
+    "--max_eval_samples", "8",
+    "--save_strategy", "no",
+    "--hidden_size", "16",
+]  # fmt: skip
+TINY_TRANSLATION = ["--max_target_length", "8", "--generation_num_beams", "2", "--num_sample_generations", "2"]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+COMMON_FILES = ("model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json", "all_results.json")
+
+CSV_TRAIN = "text,sentiment\n" + "".join(
+    f'"{text}",{label}\n'
+    for text, label in [("a fine film", "pos"), ("dull and long", "neg"), ("not bad at all", "pos")] * 6
+)
+CSV_VALIDATION = 'text,sentiment\n"fine, not dull",pos\n"long and dull",neg\n'
+CONLL_TRAIN = (
+    "-DOCSTART- -X- -X- O\n\n"
+    + "EU NNP B-NP B-ORG\nrejects VBZ B-VP O\nGerman JJ B-NP B-MISC\n\n" * 4
+    + ("Peter NNP B-NP B-PER\nBlackburn NNP I-NP I-PER\n\n") * 4
+)
+CONLL_VALIDATION = "Peter NNP B-NP B-PER\nrejects VBZ B-VP O\nEU NNP B-NP B-ORG\n"
+PARALLEL = [("ein Hund läuft", "a dog runs"), ("eine Katze schläft", "a cat sleeps"), ("ein Mann isst", "a man eats")]
+
+
+@dataclass
+class ScriptRun:
+    output_dir: Path
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def write_gzip(path: Path, lines: list[str]) -> None:
+    with gzip.open(path, "wt", encoding="utf-8") as file:
+        file.write("".join(f"{line}\n" for line in lines))
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, ScriptRun]:
+    root = tmp_path_factory.mktemp("train_tasks")
+    (root / "train.csv").write_text(CSV_TRAIN)
+    (root / "validation.csv").write_text(CSV_VALIDATION)
+    (root / "eng.train").write_text(CONLL_TRAIN)
+    (root / "eng.testa").write_text(CONLL_VALIDATION)
+    write_gzip(root / "train.de.gz", [source for source, _ in PARALLEL] * 8)
+    write_gzip(root / "train.en.gz", [target for _, target in PARALLEL] * 8)
+    (root / "val.de").write_text("".join(f"{source}\n" for source, _ in PARALLEL))
+    (root / "val.en").write_text("".join(f"{target}\n" for _, target in PARALLEL))
+
+    classification = ["--task", "sequence-classification", *TINY_RUN]
+    tagging = ["--task", "token-classification", *TINY_RUN]
+    translation = ["--task", "translation", *TINY_RUN, *TINY_TRANSLATION]
+    arguments = {
+        "classification_default": classification,
+        "tagging_default": tagging,
+        "translation_default": translation,
+        "classification_csv": [*classification, "--train_file", "train.csv", "--validation_file", "validation.csv",
+                               "--text_column", "text", "--label_column", "sentiment"],
+        "tagging_conll": [*tagging, "--train_file", "eng.train", "--validation_file", "eng.testa"],
+        "translation_parallel_text": [*translation, "--train_source_file", "train.de.gz", "--train_target_file",
+                                      "train.en.gz", "--validation_source_file", "val.de", "--validation_target_file",
+                                      "val.en", "--source_lang", "de", "--target_lang", "en"],
+    }  # fmt: skip
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_CACHE": str(root / "datasets_cache"),
+        "TOKENIZERS_PARALLELISM": "false",
+    }
+    started = {}
+    for name, args in arguments.items():
+        # Files, not pipes: a full pipe would stall a run while the fixture waits on another one.
+        stdout, stderr = open(root / f"{name}.stdout", "w"), open(root / f"{name}.stderr", "w")
+        command = [sys.executable, str(SCRIPT), *args, "--output_dir", name]
+        started[name] = (subprocess.Popen(command, cwd=root, env=env, stdout=stdout, stderr=stderr), stdout, stderr)
+    finished = {}
+    for name, (process, stdout, stderr) in started.items():
+        returncode = process.wait(timeout=300)
+        stdout.close()
+        stderr.close()
+        finished[name] = ScriptRun(
+            root / name, returncode, Path(stdout.name).read_text(), Path(stderr.name).read_text()
+        )
+    return finished
+
+
+def succeeded(run: ScriptRun) -> Path:
+    assert run.returncode == 0, f"train.py failed:\n{run.stderr[-3000:]}"
+    return run.output_dir
+
+
+def assert_complete_folder(out: Path, architecture: str, auto_class: str, modeling_file: str) -> dict:
+    for name in (*COMMON_FILES, modeling_file, "configuration_rnn.py"):
+        assert (out / name).is_file(), name
+    assert (out / "loss.png").read_bytes().startswith(PNG_SIGNATURE)
+    config = json.loads((out / "config.json").read_text())
+    assert config["architectures"] == [architecture]
+    assert config["auto_map"][auto_class] == f"{modeling_file[:-3]}.{architecture}"
+    return json.loads((out / "all_results.json").read_text())
+
+
+def test_sequence_classification_default_run_reports_accuracy_and_f1(runs):
+    out = succeeded(runs["classification_default"])
+    results = assert_complete_folder(
+        out, "RNNForSequenceClassification", "AutoModelForSequenceClassification", "modeling_rnn.py"
+    )
+    assert 0 <= results["eval_accuracy"] <= 1 and 0 <= results["eval_f1"] <= 1
+    assert results["train_samples"] == 32 and results["eval_samples"] == 8
+    config = json.loads((out / "config.json").read_text())
+    assert config["id2label"] == {"0": "negative", "1": "positive"} and config["bidirectional"] is True
+    predictions = [json.loads(line) for line in (out / "eval_predictions.jsonl").read_text().splitlines()]
+    assert len(predictions) == 8 and {"text", "label", "prediction"} <= set(predictions[0])
+    correct = sum(row["label"] == row["prediction"] for row in predictions)
+    assert correct / 8 == pytest.approx(results["eval_accuracy"])
+
+
+def test_sequence_classifier_folder_loads_and_classifies_in_the_pipeline(runs):
+    out = succeeded(runs["classification_default"])
+    assert isinstance(AutoModelForSequenceClassification.from_pretrained(out), hf_rnn.RNNForSequenceClassification)
+    classifier = pipeline("text-classification", model=str(out))
+    result = classifier("the movie was not good but great")
+    assert result[0]["label"] in ("negative", "positive")
+
+
+def test_token_classification_default_run_reports_seqeval_scores(runs):
+    out = succeeded(runs["tagging_default"])
+    results = assert_complete_folder(
+        out, "RNNForTokenClassification", "AutoModelForTokenClassification", "modeling_rnn.py"
+    )
+    for name in ("eval_precision", "eval_recall", "eval_f1", "eval_accuracy"):
+        assert 0 <= results[name] <= 1, name
+    labels = set(json.loads((out / "config.json").read_text())["label2id"])
+    assert labels == {"O", "B-PER", "I-PER", "B-LOC", "B-ORG", "I-ORG"}
+    sentences = (out / "eval_predictions.txt").read_text().strip().split("\n\n")
+    assert len(sentences) == 8
+    assert all(len(line.split()) == 3 for sentence in sentences for line in sentence.splitlines())
+
+
+def test_tagger_folder_loads_and_tags_running_text_in_the_pipeline(runs):
+    out = succeeded(runs["tagging_default"])
+    assert isinstance(AutoModelForTokenClassification.from_pretrained(out), hf_rnn.RNNForTokenClassification)
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    # Words are the same tokens in running text as in the split-into-words training input.
+    words = ["Mr.", "Lincoln", "lives", "in", "Paris", "."]
+    assert tokenizer(" ".join(words)).input_ids == tokenizer(words, is_split_into_words=True).input_ids
+    assert tokenizer.unk_token_id not in tokenizer(" ".join(words)).input_ids
+    tagger = pipeline("token-classification", model=str(out))
+    tags = tagger("Mr. Lincoln lives in Paris .")
+    assert len(tags) <= 7 and all(tag["entity"] in tagger.model.config.label2id for tag in tags)
+
+
+def test_translation_default_run_reports_bleu_and_chrf_and_samples(runs):
+    run = runs["translation_default"]
+    out = succeeded(run)
+    results = assert_complete_folder(
+        out, "RNNSeq2SeqForConditionalGeneration", "AutoModelForSeq2SeqLM", "modeling_rnn_seq2seq.py"
+    )
+    assert 0 <= results["eval_bleu"] <= 100 and 0 <= results["eval_chrf"] <= 100
+    generation_config = json.loads((out / "generation_config.json").read_text())
+    assert generation_config["num_beams"] == 2 and generation_config["max_new_tokens"] == 8
+    assert generation_config["decoder_start_token_id"] == 2 and generation_config["eos_token_id"] == 3
+    assert len((out / "generated_predictions.txt").read_text().splitlines()) == 8
+    samples = (out / "samples.txt").read_text()
+    assert samples.count("=== sample ") == 2 and "reference:" in samples
+    assert "reference:" in run.stdout  # also logged to the console
+
+
+def test_translation_folder_loads_and_translates_in_the_pipeline(runs):
+    out = succeeded(runs["translation_default"])
+    model = AutoModelForSeq2SeqLM.from_pretrained(out)
+    assert isinstance(model, hf_rnn.RNNSeq2SeqForConditionalGeneration)
+    translator = pipeline(hf_rnn.TRANSLATION_TASK, model=str(out))
+    result = translator(["the dog sees a cat", "a king"], max_new_tokens=4)
+    assert len(result) == 2 and all(isinstance(row["translation_text"], str) for row in result)
+
+
+def test_csv_with_string_labels_trains_a_classifier_with_those_labels(runs):
+    out = succeeded(runs["classification_csv"])
+    config = json.loads((out / "config.json").read_text())
+    assert config["id2label"] == {"0": "neg", "1": "pos"}  # sorted
+    results = json.loads((out / "all_results.json").read_text())
+    assert results["eval_samples"] == 2 and "eval_f1" in results
+
+
+def test_conll_files_train_a_tagger_on_their_last_column(runs):
+    out = succeeded(runs["tagging_conll"])
+    config = json.loads((out / "config.json").read_text())
+    assert set(config["label2id"]) == {"B-ORG", "B-MISC", "B-PER", "I-PER", "O"}
+    results = json.loads((out / "all_results.json").read_text())
+    assert results["train_samples"] == 8 and results["eval_samples"] == 1  # -DOCSTART- is no sentence
+    assert (out / "eval_predictions.txt").read_text().splitlines()[0].split()[:2] == ["Peter", "B-PER"]
+
+
+def test_gzipped_parallel_text_trains_a_translator_with_a_shared_bpe_tokenizer(runs):
+    run = runs["translation_parallel_text"]
+    out = succeeded(run)
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    assert tokenizer.backend_tokenizer.model.__class__.__name__ == "BPE"
+    assert tokenizer.unk_token_id not in tokenizer("ein Hund läuft a dog runs").input_ids  # both sides learned
+    results = json.loads((out / "all_results.json").read_text())
+    assert results["eval_samples"] == 3 and "eval_bleu" in results and "eval_chrf" in results
+    assert "(de -> en)" in run.stdout
+
+
+# User errors, in-process: each stops before training with exit status 2 and one message naming the flag.
+
+
+@pytest.fixture(scope="module")
+def train_script():
+    spec = importlib.util.spec_from_file_location("train_script_tasks", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def error_files(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("train_task_errors")
+    (root / "train.csv").write_text(CSV_TRAIN)
+    (root / "neutral.csv").write_text('text,sentiment\n"so so",neutral\n')
+    (root / "content.csv").write_text('content,sentiment\n"so so",pos\n')  # SST-2's dev.tsv names it "content"
+    row = json.dumps({"tokens": ["EU", "rejects"], "ner_tags": ["B-ORG", "O"]})
+    (root / "train.jsonl").write_text(f"{row}\n{row}\n")
+    (root / "train.de").write_text("ein Hund\n")
+    (root / "train.en").write_text("a dog\nand more\n")
+    causal_lm = root / "causal_lm"
+    seeded(RNNForCausalLM, tiny_config()).save_pretrained(causal_lm)
+    train_tokenizer(["abc"], kind="char").save_pretrained(causal_lm)
+    return root
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected_in_message"),
+    [
+        (["--task", "sequence-classification", "--train_file", "{root}/missing.csv"], ["--train_file", "missing.csv"]),
+        (["--task", "sequence-classification", "--train_file", "{root}/train.csv"], ["--text_column", "'sentence'"]),
+        (
+            ["--task", "sequence-classification", "--train_file", "{root}/train.csv", "--text_column", "text"],
+            ["--label_column", "'label'", "sentiment"],
+        ),
+        (
+            [
+                "--task",
+                "sequence-classification",
+                "--train_file",
+                "{root}/train.csv",
+                "--validation_file",
+                "{root}/neutral.csv",
+                "--text_column",
+                "text",
+                "--label_column",
+                "sentiment",
+            ],
+            ["--label_column", "--validation_file", "'neutral'"],
+        ),  # fmt: skip
+        (
+            [
+                "--task",
+                "sequence-classification",
+                "--train_file",
+                "{root}/train.csv",
+                "--validation_file",
+                "{root}/content.csv",
+                "--text_column",
+                "text",
+                "--label_column",
+                "sentiment",
+            ],
+            ["--text_column", "'text'", "validation", "--validation_file", "content"],
+        ),  # fmt: skip
+        (
+            ["--task", "token-classification", "--train_file", "{root}/train.jsonl", "--tags_column", "tags"],
+            ["--tags_column", "'tags'", "ner_tags"],
+        ),
+        (["--task", "token-classification", "--train_file", "{root}/missing.conll"], ["--train_file", "missing.conll"]),
+        (
+            [
+                "--task",
+                "translation",
+                "--train_source_file",
+                "{root}/train.de",
+                "--train_target_file",
+                "{root}/train.en",
+            ],
+            ["--train_source_file", "--train_target_file", "aligned"],
+        ),  # fmt: skip
+        (["--task", "translation", "--train_source_file", "{root}/train.de"], ["--train_target_file", "missing"]),
+        (
+            ["--task", "sequence-classification", "--model_name_or_path", "{root}/causal_lm"],
+            ["--model_name_or_path", "RNNForCausalLM", "ForSequenceClassification"],
+        ),
+        (
+            ["--task", "translation", "--model_name_or_path", "{root}/causal_lm"],
+            ["--model_name_or_path", "RNNForCausalLM", "--task translation"],
+        ),
+        (["--task", "causal-lm", "--bidirectional", "true"], ["--bidirectional", "causal-lm"]),
+    ],
+)
+def test_user_error_stops_before_training_naming_the_flag(
+    train_script, error_files, capsys, arguments, expected_in_message
+):
+    out = error_files / "out"
+    argv = [argument.format(root=error_files) for argument in arguments]
+    with pytest.raises(SystemExit) as stopped:
+        train_script.main([*argv, "--max_steps", "1", "--output_dir", str(out)])
+    assert stopped.value.code == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1 and ": error: " in errors[0]
+    for expected in expected_in_message:
+        assert expected in errors[0]
+    assert not out.exists()
+
+
+# The embedded default data (hf_rnn/data.py).
+
+
+def test_sentiment_default_is_at_chance_for_a_bag_of_words():
+    for split in default_sequence_classification_datasets().values():
+        labels_by_bag = defaultdict(Counter)
+        for sentence, label in zip(split["sentence"], split["label"]):
+            labels_by_bag[tuple(sorted(sentence.split()))][label] += 1
+        # Every multiset of words comes as often with one label as with the other.
+        assert all(counts["positive"] == counts["negative"] for counts in labels_by_bag.values())
+        assert len(labels_by_bag) > 100
+
+
+def test_sentiment_default_is_deterministic_balanced_and_its_splits_disjoint():
+    first, second = default_sequence_classification_datasets(), default_sequence_classification_datasets()
+    assert first["train"]["sentence"] == second["train"]["sentence"]
+    assert Counter(first["train"]["label"]) == {"positive": 2000, "negative": 2000}
+    assert not set(first["train"]["sentence"]) & set(first["validation"]["sentence"])
+
+
+def test_tagging_default_gives_the_same_word_different_tags_by_context():
+    train = default_token_classification_datasets()["train"]
+    tags_of = defaultdict(set)
+    for tokens, tags in zip(train["tokens"], train["ner_tags"]):
+        assert len(tokens) == len(tags)
+        seqeval.metrics.f1_score([tags], [tags], mode="strict", scheme=IOB2)  # valid IOB2
+        for token, tag in zip(tokens, tags):
+            tags_of[token].add(tag)
+    assert {"B-PER", "I-PER", "B-LOC", "B-ORG"} <= tags_of["Lincoln"]
+    ambiguous = [token for token, tags in tags_of.items() if len({tag[2:] for tag in tags if tag != "O"}) == 3]
+    assert len(ambiguous) >= 15  # every name is a person, a place and a company
+
+
+def test_translation_default_needs_reordering_and_is_deterministic():
+    splits = default_translation_datasets()
+    assert splits["train"]["source"] == default_translation_datasets()["train"]["source"]
+    assert not set(splits["train"]["source"]) & set(splits["validation"]["source"])
+    verbs = hf_rnn.data.TRANSLATION_VERBS
+    for source, target in zip(splits["train"]["source"][:200], splits["train"]["target"][:200]):
+        source_words, target_words = source.split(), target.split()
+        verb = next(word for word in source_words if word in verbs)
+        assert source_words.index(verb) < len(source_words) - 2  # subject-verb-object in the source ...
+        assert target_words[-1] == verbs[verb]  # ... subject-object-verb in the target
+
+
+def test_conll_reader_takes_the_last_column_and_skips_docstart(tmp_path):
+    path = tmp_path / "data.conll"
+    path.write_text(CONLL_TRAIN)
+    rows = read_conll(str(path), "--train_file")
+    assert rows["tokens"][0] == ["EU", "rejects", "German"] and rows["ner_tags"][0] == ["B-ORG", "O", "B-MISC"]
+    assert len(rows["tokens"]) == 8
+
+
+def test_parallel_text_reads_gzip_and_plain_lines(tmp_path):
+    write_gzip(tmp_path / "s.gz", ["ein Hund", "eine Katze"])
+    (tmp_path / "t.txt").write_text("a dog\na cat\n")
+    splits = load_parallel_datasets(str(tmp_path / "s.gz"), str(tmp_path / "t.txt"), validation_split_percentage=50)
+    assert splits["validation"]["source"] == ["ein Hund"] and splits["train"]["target"] == ["a cat"]
+
+
+# Shipped metrics.
+
+
+def test_task_metrics_ship_with_the_package():
+    assert {"accuracy_f1", "seqeval_f1", "sacrebleu_chrf"} <= set(available_metrics())
+
+
+def test_accuracy_f1_equals_scikit_learn():
+    predictions, references = [0, 2, 1, 1, 2, 0, 2], [0, 1, 1, 2, 2, 0, 0]
+    scores = load_metric("accuracy_f1").compute(predictions=predictions, references=references)
+    assert scores["accuracy"] == sklearn.metrics.accuracy_score(references, predictions)
+    assert scores["f1"] == sklearn.metrics.f1_score(references, predictions, average="macro")
+    binary = load_metric("accuracy_f1").compute(predictions=[1, 0, 1], references=[1, 1, 1], average="binary")
+    assert binary["f1"] == sklearn.metrics.f1_score([1, 1, 1], [1, 0, 1])
+
+
+def test_seqeval_f1_equals_seqeval_in_strict_iob2():
+    references = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "I-ORG", "O"]]
+    predictions = [["B-PER", "I-PER", "O", "B-PER"], ["I-ORG", "I-ORG", "O"]]  # an I- start is no entity (strict)
+    scores = load_metric("seqeval_f1").compute(predictions=predictions, references=references)
+    strict = {"mode": "strict", "scheme": IOB2}
+    assert scores["f1"] == seqeval.metrics.f1_score(references, predictions, **strict)
+    assert scores["precision"] == seqeval.metrics.precision_score(references, predictions, **strict)
+    assert scores["recall"] == seqeval.metrics.recall_score(references, predictions, **strict)
+    assert scores["PER"]["f1"] == pytest.approx(2 / 3) and scores["ORG"]["f1"] == 0.0
+    lenient = load_metric("seqeval_f1").compute(predictions=predictions, references=references, mode=None)
+    assert lenient["f1"] == seqeval.metrics.f1_score(references, predictions) > scores["f1"]
+
+
+def test_hub_class_label_ids_become_their_names(train_script):
+    from datasets import ClassLabel, Dataset, DatasetDict, Features, Sequence
+
+    features = Features({"label": ClassLabel(names=["neg", "pos"]), "tags": Sequence(ClassLabel(names=["O", "B-PER"]))})
+    rows = Dataset.from_dict({"label": [0, 1], "tags": [[0, 1], [1]]}, features=features)
+    splits = DatasetDict(train=rows, validation=rows)
+    assert list(train_script.class_labels_as_names(splits, "label")["validation"]["label"]) == ["neg", "pos"]
+    assert list(train_script.class_labels_as_names(splits, "tags")["train"]["tags"]) == [["O", "B-PER"], ["B-PER"]]
+
+
+def test_tagging_default_defeats_a_tagger_that_ignores_context():
+    splits = default_token_classification_datasets()
+    tag_counts = defaultdict(Counter)
+    for tokens, tags in zip(splits["train"]["tokens"], splits["train"]["ner_tags"]):
+        for token, tag in zip(tokens, tags):
+            tag_counts[token][tag] += 1
+    # Each word's most frequent train tag, wherever it stands.
+    validation_tokens = splits["validation"]["tokens"]
+    guesses = [[tag_counts[token].most_common(1)[0][0] for token in tokens] for tokens in validation_tokens]
+    references = list(splits["validation"]["ner_tags"])
+    assert seqeval.metrics.f1_score(references, guesses, mode="strict", scheme=IOB2) < 0.4
+
+
+def test_translation_default_defeats_a_word_for_word_translation_in_source_order():
+    validation = default_translation_datasets()["validation"]
+    dictionary = {
+        **hf_rnn.data.TRANSLATION_NOUNS,
+        **hf_rnn.data.TRANSLATION_VERBS,
+        **hf_rnn.data.TRANSLATION_ADJECTIVES,
+        **hf_rnn.data.TRANSLATION_DETERMINERS,
+        **hf_rnn.data.TRANSLATION_PLACES,
+        **hf_rnn.data.TRANSLATION_PREPOSITIONS,
+    }
+    word_for_word = [" ".join(dictionary[word] for word in source.split()) for source in validation["source"]]
+    scores = load_metric("sacrebleu_chrf").compute(predictions=word_for_word, references=list(validation["target"]))
+    assert scores["bleu"] < 10  # every word right, the order wrong
