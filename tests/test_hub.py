@@ -93,18 +93,20 @@ import torch
 from huggingface_hub import snapshot_download
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-model = AutoModelForCausalLM.from_pretrained({REPO_ID!r}, trust_remote_code=True)
-tokenizer = AutoTokenizer.from_pretrained({REPO_ID!r}, trust_remote_code=True)
+repo_id = sys.argv[2]
+model = AutoModelForCausalLM.from_pretrained(repo_id, trust_remote_code=True)
+tokenizer = AutoTokenizer.from_pretrained(repo_id, trust_remote_code=True)
 inputs = tokenizer({PROMPTS!r}, return_tensors="pt", padding=True)
 with torch.no_grad():
     logits = model(**inputs).logits
     greedy = model.generate(**inputs, max_new_tokens={MAX_NEW_TOKENS}, do_sample=False)
-snapshot = snapshot_download({REPO_ID!r})
+snapshot = snapshot_download(repo_id)
 torch.save(
     {{
         "hf_rnn_blocked": hf_rnn_blocked,
         "model_module": type(model).__module__,
         "input_ids": inputs["input_ids"],
+        "attention_mask": inputs["attention_mask"],
         "logits": logits,
         "greedy": greedy,
         "text": tokenizer.batch_decode(greedy, skip_special_tokens=True),
@@ -160,7 +162,7 @@ def shared(tmp_path_factory):
         run(UPLOADER, folder, work, env=hub_env(hub, work / "home_upload"), cwd=work)
         uploaded_requests = list(hub.requests)
         hub.requests.clear()
-        run(DOWNLOADER, work / "downloaded.pt", env=hub_env(hub, work / "home_download"), cwd=work)
+        run(DOWNLOADER, work / "downloaded.pt", REPO_ID, env=hub_env(hub, work / "home_download"), cwd=work)
         return {
             "folder": folder,
             "trained": work / "trained",
@@ -253,6 +255,15 @@ def test_train_script_push_to_hub_uploads_the_complete_output_folder(tmp_path):
         )
         assert completed.returncode == 0, completed.stderr[-6000:]
         pushed = hub.files("tester/tiny-lm")
+        # Back from the Hub, in an interpreter without hf_rnn: the same outputs as the folder the run left.
+        home = tmp_path / "home-download"
+        run(DOWNLOADER, tmp_path / "downloaded.pt", "tester/tiny-lm", env=hub_env(hub, home), cwd=tmp_path)
+    downloaded = torch.load(tmp_path / "downloaded.pt")
+    assert downloaded["hf_rnn_blocked"] and downloaded["model_module"].startswith("transformers_modules")
+    local = RNNForCausalLM.from_pretrained(tmp_path / "run")
+    with torch.no_grad():
+        logits = local(downloaded["input_ids"], attention_mask=downloaded["attention_mask"]).logits
+    torch.testing.assert_close(logits, downloaded["logits"], atol=0, rtol=0)
     expected = ["model.safetensors", "config.json", "modeling_rnn.py", "cache_rnn.py", "configuration_rnn.py"]
     expected += ["tokenizer.json", "generation_config.json", "all_results.json", "loss.png", "samples.txt"]
     for name in expected:
