@@ -336,7 +336,8 @@ def parse_arguments(argv: list[str]) -> tuple[ModelArguments, DataArguments, Seq
 
 
 def training_defaults(task: str, given: set[str]) -> dict:
-    defaults = {"output_dir": f"runs/{task}", **TRAINING_DEFAULTS.get(task, {})}
+    # Every parameter takes part in every forward pass, so DDP's unused-parameter search is pure overhead.
+    defaults = {"output_dir": f"runs/{task}", "ddp_find_unused_parameters": False, **TRAINING_DEFAULTS.get(task, {})}
     if "num_train_epochs" in given:  # a max_steps default would silently override the user's epoch count
         defaults.pop("max_steps", None)
     return defaults
