@@ -76,11 +76,6 @@ from hf_rnn.model_card import push_with_model_card, training_command, write_mode
 
 logger = logging.getLogger(__name__)
 
-# Chosen by measurement on a 2-core CPU, where `python scripts/train.py` trains, evaluates and samples in about
-# two minutes: for a fixed time, many small batches beat fewer large ones or a wider or deeper model (a
-# 256-unit, 1-layer LSTM reaches a validation loss of ~1.12 nats/char vs ~1.33 at batch 32 and ~1.47 with 512
-# units; output dropout 0.1 takes ~0.03 off). Every value is only a default; a command-line flag (or a key in a
-# JSON config) wins.
 # What each task trains on without data flags (named in the model card).
 EMBEDDED_DATA_DESCRIPTIONS = {
     "causal-lm": "the Python documentation that ships with every Python (`pydoc_data.topics`), embedded",
@@ -88,6 +83,29 @@ EMBEDDED_DATA_DESCRIPTIONS = {
     "token-classification": "generated IOB2 entity sentences where context decides the tag (`hf_rnn.data`), embedded",
     "translation": "a generated language pair with word reordering (`hf_rnn.data`), embedded",
 }
+
+# Sequence classification and tagging share a budget: small regular data, a small bidirectional model.
+CLASSIFICATION_DEFAULTS = {
+    "tokenizer_type": "word",
+    "hidden_size": 128,
+    "max_steps": 300,
+    "per_device_train_batch_size": 32,
+    "per_device_eval_batch_size": 128,
+    "learning_rate": 3e-3,
+    "lr_scheduler_type": "linear",
+    "warmup_steps": 0.05,
+    "logging_steps": 0.02,
+    "eval_strategy": "steps",
+    "eval_steps": 0.25,
+    "save_steps": 0.25,
+    "save_total_limit": 1,
+}
+
+# Chosen by measurement on a 2-core CPU, where `python scripts/train.py` trains, evaluates and samples in about
+# two minutes: for a fixed time, many small batches beat fewer large ones or a wider or deeper model (a
+# 256-unit, 1-layer LSTM reaches a validation loss of ~1.12 nats/char vs ~1.33 at batch 32 and ~1.47 with 512
+# units; output dropout 0.1 takes ~0.03 off). Every value is only a default; a command-line flag (or a key in a
+# JSON config) wins.
 TRAINING_DEFAULTS = {
     "causal-lm": {
         "max_steps": 3000,
@@ -105,37 +123,9 @@ TRAINING_DEFAULTS = {
     # The three below: measured on a 2-core CPU with their embedded default data (see README.md, "Training").
     # Their data is small and regular, so a small bidirectional model and a short run reach high scores; the
     # values besides max_steps are what run_glue / run_ner / run_translation users would pick for a small RNN.
-    "sequence-classification": {
-        "tokenizer_type": "word",
-        "text_column": "sentence",  # GLUE's single-sentence column (SST-2, CoLA), as run_glue expects
-        "hidden_size": 128,
-        "max_steps": 300,
-        "per_device_train_batch_size": 32,
-        "per_device_eval_batch_size": 128,
-        "learning_rate": 3e-3,
-        "lr_scheduler_type": "linear",
-        "warmup_steps": 0.05,
-        "logging_steps": 0.02,
-        "eval_strategy": "steps",
-        "eval_steps": 0.25,
-        "save_steps": 0.25,
-        "save_total_limit": 1,
-    },
-    "token-classification": {
-        "tokenizer_type": "word",
-        "hidden_size": 128,
-        "max_steps": 300,
-        "per_device_train_batch_size": 32,
-        "per_device_eval_batch_size": 128,
-        "learning_rate": 3e-3,
-        "lr_scheduler_type": "linear",
-        "warmup_steps": 0.05,
-        "logging_steps": 0.02,
-        "eval_strategy": "steps",
-        "eval_steps": 0.25,
-        "save_steps": 0.25,
-        "save_total_limit": 1,
-    },
+    # "sentence": GLUE's single-sentence column (SST-2, CoLA), as run_glue expects.
+    "sequence-classification": {**CLASSIFICATION_DEFAULTS, "text_column": "sentence"},
+    "token-classification": CLASSIFICATION_DEFAULTS,
     "translation": {
         "tokenizer_type": "bpe",
         "hidden_size": 128,

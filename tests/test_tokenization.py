@@ -28,10 +28,7 @@ _SENTENCES = [
 CORPUS = [f"{s} Line {i}.\n" for i in range(6) for s in _SENTENCES]
 
 # Built only from characters and words that occur in CORPUS, so every kind must restore it.
-SEEN_TEXT = (
-    "The lazy dog reads one token at a time,  and keeps a hidden state.\n\n"
-    "Is it sunny? No!\n\tIndented line.\n"
-)
+SEEN_TEXT = "The lazy dog reads one token at a time,  and keeps a hidden state.\n\nIs it sunny? No!\n\tIndented line.\n"
 
 
 @pytest.fixture(scope="module", params=TOKENIZER_KINDS)
@@ -123,9 +120,7 @@ def test_save_and_reload(tok, tmp_path):
 
 
 def test_left_padding(tok):
-    batch = tok(
-        ["The dog.", "The quick brown fox jumps over the lazy dog."], padding=True
-    )
+    batch = tok(["The dog.", "The quick brown fox jumps over the lazy dog."], padding=True)
     short, long = batch["input_ids"]
     short_mask, long_mask = batch["attention_mask"]
     assert len(short) == len(long)
@@ -140,9 +135,7 @@ def test_left_padding(tok):
 
 def test_right_padding():
     tok = train_tokenizer(CORPUS, kind="word", padding_side="right")
-    batch = tok(
-        ["The dog.", "The quick brown fox jumps over the lazy dog."], padding=True
-    )
+    batch = tok(["The dog.", "The quick brown fox jumps over the lazy dog."], padding=True)
     assert batch["attention_mask"][0][0] == 1
     assert batch["attention_mask"][0][-1] == 0
     assert batch["input_ids"][0][-1] == tok.pad_token_id
@@ -190,17 +183,10 @@ def test_lowercase(kind):
     assert _roundtrip(tok, SEEN_TEXT) == SEEN_TEXT.lower()
     assert tok("THE DOG")["input_ids"] == tok("the dog")["input_ids"]
     if kind != "bpe":  # the byte alphabet always contains upper-case symbols
-        assert not any(
-            c.isupper()
-            for t in tok.get_vocab()
-            if t not in (PAD_TOKEN, UNK_TOKEN)
-            for c in t
-        )
+        assert not any(c.isupper() for t in tok.get_vocab() if t not in (PAD_TOKEN, UNK_TOKEN) for c in t)
 
 
-@pytest.mark.parametrize(
-    ("kind", "vocab_size"), [("char", 10), ("word", 25), ("bpe", 270), ("bpe", 300)]
-)
+@pytest.mark.parametrize(("kind", "vocab_size"), [("char", 10), ("word", 25), ("bpe", 270), ("bpe", 300)])
 def test_vocab_size_is_an_exact_cap(kind, vocab_size):
     # The corpus has more symbols than the cap, so the cap (specials included) is reached exactly.
     tok = train_tokenizer(CORPUS, kind=kind, vocab_size=vocab_size)
@@ -257,9 +243,7 @@ def test_bad_kind_message_lists_choices():
 
 
 @pytest.mark.parametrize("kind", TOKENIZER_KINDS)
-@pytest.mark.parametrize(
-    "texts", [[], [""], ["", ""]], ids=["none", "empty", "empties"]
-)
+@pytest.mark.parametrize("texts", [[], [""], ["", ""]], ids=["none", "empty", "empties"])
 def test_empty_corpus(kind, texts):
     with pytest.raises(ValueError, match="texts"):
         train_tokenizer(texts, kind=kind)

@@ -13,15 +13,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
-import os
-import subprocess
-import sys
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import torch
 from conftest import seeded, tiny_config
+from script_runs import SCRIPT, ScriptRun, run_scripts_concurrently, succeeded
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from hf_rnn import RNNForSequenceClassification, train_tokenizer
@@ -33,7 +29,6 @@ from hf_rnn.data import (
     split_off_validation,
 )
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train.py"
 BLOCK_SIZE = 32
 TINY_RUN = [
     "--max_steps", "6",
@@ -54,14 +49,6 @@ VALIDATION_TEXT = "the lazy dog jumps over the quick brown fox. " * 3  # 135 cha
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-@dataclass
-class ScriptRun:
-    output_dir: Path
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, ScriptRun]:
     root = tmp_path_factory.mktemp("train_script")
@@ -78,32 +65,7 @@ def runs(tmp_path_factory) -> dict[str, ScriptRun]:
         "unknown_task": [*TINY_RUN, "--task", "summarize-poems"],
         "sequence_classifier_folder": [*TINY_RUN, "--model_name_or_path", str(classifier)],
     }
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "HF_DATASETS_CACHE": str(root / "datasets_cache"),
-        "TOKENIZERS_PARALLELISM": "false",
-    }
-    started = {}
-    for name, args in arguments.items():
-        # Files, not pipes: a full pipe would stall a run while the fixture waits on another one.
-        stdout, stderr = open(root / f"{name}.stdout", "w"), open(root / f"{name}.stderr", "w")
-        command = [sys.executable, str(SCRIPT), *args, "--output_dir", name]
-        started[name] = (subprocess.Popen(command, cwd=root, env=env, stdout=stdout, stderr=stderr), stdout, stderr)
-    finished = {}
-    for name, (process, stdout, stderr) in started.items():
-        returncode = process.wait(timeout=300)
-        stdout.close()
-        stderr.close()
-        finished[name] = ScriptRun(
-            root / name, returncode, Path(stdout.name).read_text(), Path(stderr.name).read_text()
-        )
-    return finished
-
-
-def succeeded(run: ScriptRun) -> Path:
-    assert run.returncode == 0, f"train.py failed:\n{run.stderr[-3000:]}"
-    return run.output_dir
+    return run_scripts_concurrently(root, arguments)
 
 
 def test_default_corpus_run_saves_a_self_contained_model_folder(runs):

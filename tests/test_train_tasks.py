@@ -15,17 +15,14 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import json
-import os
-import subprocess
-import sys
 from collections import Counter, defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import seqeval.metrics
 import sklearn.metrics
 from conftest import seeded, tiny_config
+from script_runs import SCRIPT, ScriptRun, run_scripts_concurrently, succeeded
 from seqeval.scheme import IOB2
 from transformers import (
     AutoModelForSeq2SeqLM,
@@ -46,7 +43,6 @@ from hf_rnn.data import (
 )
 from hf_rnn.metrics import available_metrics, load_metric
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train.py"
 TINY_RUN = [
     "--max_steps", "4",
     "--per_device_train_batch_size", "4",
@@ -74,14 +70,6 @@ CONLL_TRAIN = (
 )
 CONLL_VALIDATION = "Peter NNP B-NP B-PER\nrejects VBZ B-VP O\nEU NNP B-NP B-ORG\n"
 PARALLEL = [("ein Hund läuft", "a dog runs"), ("eine Katze schläft", "a cat sleeps"), ("ein Mann isst", "a man eats")]
-
-
-@dataclass
-class ScriptRun:
-    output_dir: Path
-    returncode: int
-    stdout: str
-    stderr: str
 
 
 def write_gzip(path: Path, lines: list[str]) -> None:
@@ -115,32 +103,7 @@ def runs(tmp_path_factory) -> dict[str, ScriptRun]:
                                       "train.en.gz", "--validation_source_file", "val.de", "--validation_target_file",
                                       "val.en", "--source_lang", "de", "--target_lang", "en"],
     }  # fmt: skip
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "HF_DATASETS_CACHE": str(root / "datasets_cache"),
-        "TOKENIZERS_PARALLELISM": "false",
-    }
-    started = {}
-    for name, args in arguments.items():
-        # Files, not pipes: a full pipe would stall a run while the fixture waits on another one.
-        stdout, stderr = open(root / f"{name}.stdout", "w"), open(root / f"{name}.stderr", "w")
-        command = [sys.executable, str(SCRIPT), *args, "--output_dir", name]
-        started[name] = (subprocess.Popen(command, cwd=root, env=env, stdout=stdout, stderr=stderr), stdout, stderr)
-    finished = {}
-    for name, (process, stdout, stderr) in started.items():
-        returncode = process.wait(timeout=300)
-        stdout.close()
-        stderr.close()
-        finished[name] = ScriptRun(
-            root / name, returncode, Path(stdout.name).read_text(), Path(stderr.name).read_text()
-        )
-    return finished
-
-
-def succeeded(run: ScriptRun) -> Path:
-    assert run.returncode == 0, f"train.py failed:\n{run.stderr[-3000:]}"
-    return run.output_dir
+    return run_scripts_concurrently(root, arguments)
 
 
 def assert_complete_folder(out: Path, architecture: str, auto_class: str, modeling_file: str) -> dict:
