@@ -3,6 +3,9 @@
 import codecs
 import contextlib
 import io
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -39,3 +42,23 @@ def cell(request) -> str:
 @pytest.fixture(scope="session")
 def char_tokenizer():
     return train_tokenizer(zen_of_python().splitlines(), kind="char")
+
+
+def run_without_hf_rnn(script: str, *args, work, extra_env: dict | None = None) -> None:
+    """
+    Run `script` (Python source; it blocks `import hf_rnn` itself) in a fresh interpreter in `work`, with the
+    Hub offline and an empty HF home and remote-module cache (`work/hf_modules`), so remote code must come from
+    the saved folder. Fails the test with the subprocess's stderr if it exits non-zero.
+    """
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_HOME": str(work / "hf_home"),
+        "HF_MODULES_CACHE": str(work / "hf_modules"),
+        **(extra_env or {}),
+    }
+    completed = subprocess.run(
+        [sys.executable, "-c", script, *map(str, args)], env=env, cwd=work, capture_output=True, text=True, timeout=300
+    )
+    assert completed.returncode == 0, f"subprocess without hf_rnn failed:\n{completed.stderr[-6000:]}"

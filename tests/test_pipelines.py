@@ -7,13 +7,10 @@ must return what they return in process.
 """
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
-from conftest import seeded, tiny_config, zen_of_python
+from conftest import run_without_hf_rnn, seeded, tiny_config, zen_of_python
 from transformers import pipeline
 
 from hf_rnn import RNNForCausalLM, RNNForSequenceClassification, RNNForTokenClassification, RNNModel, train_tokenizer
@@ -171,23 +168,7 @@ def remote(saved, tmp_path_factory):
     """Run the four pipelines with trust_remote_code=True in one interpreter that cannot import hf_rnn."""
     work = tmp_path_factory.mktemp("remote_pipelines")
     out_file = work / "results.json"
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        # A fresh home and remote-module cache: the modules must come from the saved folder, now.
-        "HF_HOME": str(work / "hf_home"),
-        "HF_MODULES_CACHE": str(work / "hf_modules"),
-    }
-    completed = subprocess.run(
-        [sys.executable, "-c", REMOTE_SCRIPT, str(saved[0]), str(out_file)],
-        env=env,
-        cwd=work,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert completed.returncode == 0, f"remote-code pipelines failed:\n{completed.stderr[-6000:]}"
+    run_without_hf_rnn(REMOTE_SCRIPT, saved[0], out_file, work=work)
     return json.loads(out_file.read_text())
 
 

@@ -7,14 +7,11 @@ compare those results with the in-process models that were saved.
 """
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import seeded, tiny_config
+from conftest import run_without_hf_rnn, seeded, tiny_config
 from transformers import (
     AutoConfig,
     AutoModel,
@@ -183,23 +180,7 @@ def remote(saved, tmp_path_factory):
     root, _ = saved
     work = tmp_path_factory.mktemp("remote")
     out_file = work / "results.pt"
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        # A fresh home and remote-module cache: the modules must come from the saved folder, now.
-        "HF_HOME": str(work / "hf_home"),
-        "HF_MODULES_CACHE": str(work / "hf_modules"),
-    }
-    completed = subprocess.run(
-        [sys.executable, "-c", REMOTE_SCRIPT, str(root), str(out_file)],
-        env=env,
-        cwd=work,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert completed.returncode == 0, f"remote-code subprocess failed:\n{completed.stderr[-6000:]}"
+    run_without_hf_rnn(REMOTE_SCRIPT, root, out_file, work=work)
     results = torch.load(out_file, weights_only=False)
     results["modules_cache"] = work / "hf_modules"
     return results

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import run_without_hf_rnn
 from transformers import (
     AutoConfig,
     AutoModel,
@@ -110,18 +108,21 @@ def random_sources(num: int, seed: int) -> list[list[int]]:
     return [[rng.choice(SYMBOLS) for _ in range(rng.randint(3, 7))] for _ in range(num)]
 
 
+# The model size of the reversal task, trained and untrained alike.
+REVERSAL_MODEL_SIZES = {
+    "vocab_size": TASK_VOCAB_SIZE,
+    "embedding_size": 32,
+    "encoder_hidden_size": 32,
+    "decoder_hidden_size": 32,
+    "encoder_layers": 1,
+    "decoder_layers": 1,
+}
+
+
 def train_reversal_model(name: str, steps: int = 400, seed: int = 0) -> RNNSeq2SeqForConditionalGeneration:
     """A plain Adam loop on fresh random batches, each padded on a randomly chosen side."""
     torch.manual_seed(seed)
-    config = RNNSeq2SeqConfig(
-        vocab_size=TASK_VOCAB_SIZE,
-        embedding_size=32,
-        encoder_hidden_size=32,
-        decoder_hidden_size=32,
-        encoder_layers=1,
-        decoder_layers=1,
-        **TRAINED[name],
-    )
+    config = RNNSeq2SeqConfig(**REVERSAL_MODEL_SIZES, **TRAINED[name])
     model = RNNSeq2SeqForConditionalGeneration(config).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     rng = random.Random(seed)
@@ -197,14 +198,7 @@ def test_model_learns_to_reverse_held_out_sequences(trained, name):
 def test_untrained_model_does_not_reverse():
     """Negative control: the learning test measures learning, not something an untrained model already does."""
     torch.manual_seed(0)
-    config = RNNSeq2SeqConfig(
-        vocab_size=TASK_VOCAB_SIZE,
-        embedding_size=32,
-        encoder_hidden_size=32,
-        decoder_hidden_size=32,
-        encoder_layers=1,
-        decoder_layers=1,
-    )
+    config = RNNSeq2SeqConfig(**REVERSAL_MODEL_SIZES)
     model = RNNSeq2SeqForConditionalGeneration(config).eval()
     held_out = random_sources(100, seed=1000)
     assert sum(p == s[::-1] for p, s in zip(translations(model, held_out), held_out)) < 5
@@ -552,23 +546,7 @@ def remote(saved, tmp_path_factory):
     """Load both saved models in a fresh interpreter that cannot import hf_rnn, with the Hub offline."""
     work = tmp_path_factory.mktemp("seq2seq_remote")
     out_file = work / "results.pt"
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "HF_HOME": str(work / "hf_home"),
-        "HF_MODULES_CACHE": str(work / "hf_modules"),
-        "OMP_NUM_THREADS": "1",
-    }
-    completed = subprocess.run(
-        [sys.executable, "-c", REMOTE_SCRIPT, str(saved), str(out_file)],
-        env=env,
-        cwd=work,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert completed.returncode == 0, f"remote-code subprocess failed:\n{completed.stderr[-6000:]}"
+    run_without_hf_rnn(REMOTE_SCRIPT, saved, out_file, work=work, extra_env={"OMP_NUM_THREADS": "1"})
     results = torch.load(out_file, weights_only=False)
     results["modules_cache"] = work / "hf_modules"
     return results
