@@ -409,23 +409,30 @@ def load_or_train_tokenizer(
         raise ValueError(f"--tokenizer_vocab_size / --tokenizer_type: {error}") from None
 
 
+def config_fields_shared_by_every_model(model_args: ModelArguments, tokenizer: PreTrainedTokenizerBase) -> dict:
+    """The flags that mean the same in every config (`RNNConfig`, `RNNSeq2SeqConfig`), and the tokenizer's ids."""
+    return {
+        "vocab_size": len(tokenizer),
+        "embedding_size": model_args.embedding_size,
+        "embedding_dropout": model_args.embedding_dropout,
+        "layer_dropout": model_args.layer_dropout,
+        "output_dropout": model_args.output_dropout,
+        "tie_word_embeddings": model_args.tie_word_embeddings,
+        "pad_token_id": tokenizer.pad_token_id,
+        "bos_token_id": tokenizer.bos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+    }
+
+
 def new_rnn_config(model_args: ModelArguments, tokenizer: PreTrainedTokenizerBase, **task_fields) -> hf_rnn.RNNConfig:
     """An `RNNConfig` sized by the model flags, with the tokenizer's vocabulary and special ids, plus the task's."""
     try:
         return hf_rnn.RNNConfig(
-            vocab_size=len(tokenizer),
             cell=model_args.cell,
             hidden_size=model_args.hidden_size,
             num_hidden_layers=model_args.num_layers,
-            embedding_size=model_args.embedding_size,
             proj_size=model_args.proj_size,
-            embedding_dropout=model_args.embedding_dropout,
-            layer_dropout=model_args.layer_dropout,
-            output_dropout=model_args.output_dropout,
-            tie_word_embeddings=model_args.tie_word_embeddings,
-            pad_token_id=tokenizer.pad_token_id,
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id,
+            **config_fields_shared_by_every_model(model_args, tokenizer),
             **task_fields,
         )
     except ValueError as error:
@@ -888,24 +895,16 @@ def build_translation_model(
         raise ValueError(f"--hidden_size={model_args.hidden_size} must be even with a bidirectional encoder.")
     try:
         config = hf_rnn.RNNSeq2SeqConfig(
-            vocab_size=len(tokenizer),
             share_embeddings=True,
             encoder_cell=model_args.cell,
             decoder_cell=model_args.cell,
-            embedding_size=model_args.embedding_size,
             encoder_hidden_size=model_args.hidden_size // 2 if bidirectional else model_args.hidden_size,
             decoder_hidden_size=model_args.hidden_size,
             encoder_layers=model_args.num_layers,
             decoder_layers=model_args.num_layers,
             encoder_bidirectional=bidirectional,
             attention=model_args.attention,
-            embedding_dropout=model_args.embedding_dropout,
-            layer_dropout=model_args.layer_dropout,
-            output_dropout=model_args.output_dropout,
-            tie_word_embeddings=model_args.tie_word_embeddings,
-            pad_token_id=tokenizer.pad_token_id,
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id,
+            **config_fields_shared_by_every_model(model_args, tokenizer),
             decoder_start_token_id=tokenizer.bos_token_id,
         )
     except ValueError as error:
