@@ -1,0 +1,45 @@
+"""What the training benchmarks share: a budget of training time (a Trainer callback), flags, parameter counts."""
+
+import time
+from pathlib import Path
+
+from safetensors.torch import load_file
+from transformers import TrainerCallback
+
+
+class TrainingTimeBudget(TrainerCallback):
+    """Counts the seconds spent in training steps, stops at the budget, and notes each evaluation's scores."""
+
+    def __init__(self, budget_seconds: float):
+        self.budget_seconds = budget_seconds
+        self.training_seconds = 0.0
+        self.step_started = None
+        self.evaluations = []
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self.step_started = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.training_seconds += time.perf_counter() - self.step_started
+        if self.training_seconds >= self.budget_seconds:
+            control.should_training_stop = True
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        self.evaluations.append(
+            {
+                "step": state.global_step,
+                "epoch": state.epoch,
+                "training_minutes": self.training_seconds / 60,
+                **{name.removeprefix("eval_"): value for name, value in metrics.items()},
+            }
+        )
+
+
+def as_argv(flags: dict) -> list[str]:
+    """`{"task": "translation", ...}` -> `["--task", "translation", ...]` for `train.main`."""
+    return [item for flag, value in flags.items() for item in (f"--{flag}", str(value))]
+
+
+def count_parameters(model_dir: Path) -> int:
+    """Parameters stored in a saved model folder (tied matrices once)."""
+    return sum(tensor.numel() for tensor in load_file(str(model_dir / "model.safetensors")).values())
