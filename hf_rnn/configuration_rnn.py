@@ -23,6 +23,21 @@ class RNNConfig(PreTrainedConfig):
         embedding_dropout (`float`): dropout on the embeddings.
         layer_dropout (`float`): dropout between stacked recurrent layers.
         output_dropout (`float`): dropout on the top layer's output, before any head.
+        word_dropout (`float`, defaults to 0.0): in training, drop whole word types: each row of the embedding
+            matrix is zeroed with this probability (everywhere in the batch) and the kept rows are scaled by
+            1 / (1 - p), as AWD-LSTM's embedding dropout. In [0, 1); applies to `input_ids`, not `inputs_embeds`.
+        locked_dropout (`bool`, defaults to `False`): make `embedding_dropout`, `layer_dropout` and
+            `output_dropout` variational (AWD-LSTM's locked dropout): one mask per sequence and feature, shared by
+            all its time steps. A pooled `(batch, features)` output has no time axis and keeps plain dropout.
+        weight_drop (`float`, defaults to 0.0): in training, DropConnect on every layer's hidden-to-hidden weights
+            (`weight_hh_l0`, and `weight_hh_l0_reverse`): one mask per forward pass, shared by all time steps.
+            In [0, 1).
+        activation_regularization (`float`, defaults to 0.0): AWD-LSTM's AR (alpha): in training, the causal LM
+            adds alpha * the mean of the squared top-layer outputs (after `output_dropout`) over real tokens and
+            features to its loss. Non-negative.
+        temporal_activation_regularization (`float`, defaults to 0.0): AWD-LSTM's TAR (beta): in training, the
+            causal LM adds beta * the mean of the squared differences between the top-layer outputs (before
+            `output_dropout`) of consecutive real tokens to its loss. Non-negative.
         classifier_pooling (`str`, defaults to `"last"`): how sequence classification summarises a sequence:
             `"last"` (final state of each direction), `"mean"` or `"max"` over the non-padding positions.
         initializer_range (`float`, defaults to 0.1): embeddings and output layers are drawn from
@@ -44,6 +59,11 @@ class RNNConfig(PreTrainedConfig):
     embedding_dropout: float = 0.0
     layer_dropout: float = 0.0
     output_dropout: float = 0.0
+    word_dropout: float = 0.0
+    locked_dropout: bool = False
+    weight_drop: float = 0.0
+    activation_regularization: float = 0.0
+    temporal_activation_regularization: float = 0.0
     classifier_pooling: str = "last"
     initializer_range: float = 0.1
     use_cache: bool = True
@@ -94,10 +114,16 @@ class RNNConfig(PreTrainedConfig):
             raise ValueError(
                 f"proj_size={self.proj_size} must be smaller than hidden_size={self.hidden_size} (torch's LSTMP rule)."
             )
-        for name in ("embedding_dropout", "layer_dropout", "output_dropout"):
+        for name in ("embedding_dropout", "layer_dropout", "output_dropout", "word_dropout", "weight_drop"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
                 raise ValueError(f"{name}={value!r} is invalid; a dropout probability must be in [0, 1).")
+        if not isinstance(self.locked_dropout, bool):
+            raise ValueError(f"locked_dropout={self.locked_dropout!r} is invalid; it must be True or False.")
+        for name in ("activation_regularization", "temporal_activation_regularization"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < float("inf"):
+                raise ValueError(f"{name}={value!r} is invalid; a regularization weight must be finite and >= 0.")
         if self.classifier_pooling not in POOLING_TYPES:
             raise ValueError(
                 f"classifier_pooling={self.classifier_pooling!r} is not supported; "

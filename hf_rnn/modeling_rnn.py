@@ -1,6 +1,6 @@
 """hf_rnn models: Elman RNN, LSTM and GRU stacks as transformers models.
 
-Read top to bottom: padding helpers, the recurrent stack (the one place where cells, padding and state are
+Read top to bottom: padding helpers, dropout, the recurrent stack (the one place where cells, padding and state are
 handled), the `PreTrainedModel` base, the bare model, then one thin class per head.
 
 This file, `configuration_rnn.py` and `cache_rnn.py` form the Hub bundle that `save_pretrained` copies next to
@@ -9,6 +9,8 @@ the weights: they import nothing of hf_rnn but each other, so `trust_remote_code
 
 import torch
 from torch import nn
+from torch.func import functional_call
+from torch.nn import functional as F
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 from transformers import PreTrainedModel
 from transformers import initialization as init
@@ -46,6 +48,17 @@ def map_packed(fn, sequence: torch.Tensor | PackedSequence) -> torch.Tensor | Pa
     if isinstance(sequence, PackedSequence):
         return sequence._replace(data=fn(sequence.data))
     return fn(sequence)
+
+
+def packed_row_batch_index(sequence: PackedSequence) -> torch.Tensor:
+    """`(packed_rows,)`: for each row of `sequence.data`, the batch row (in the caller's order) it belongs to."""
+    batch_sizes = sequence.batch_sizes
+    slots = torch.arange(int(batch_sizes[0]))
+    # Packed data is time-major: step t holds the first batch_sizes[t] sequences in sorted order.
+    sorted_rows = slots.expand(len(batch_sizes), -1)[slots < batch_sizes[:, None]]
+    if sequence.sorted_indices is None:
+        return sorted_rows.to(sequence.data.device)
+    return sequence.sorted_indices[sorted_rows.to(sequence.sorted_indices.device)]
 
 
 class PaddingLayout:
@@ -100,12 +113,42 @@ class PaddingLayout:
         return restore(new_state, old_state)
 
 
+class SequenceDropout(nn.Dropout):
+    """
+    `nn.Dropout`, or with `locked=True` variational dropout (AWD-LSTM's locked dropout): one mask per sequence and
+    feature, shared by all of the sequence's time steps.
+
+    Takes `(batch, time, features)`, a `PackedSequence` of such sequences (each packed row gets its sequence's
+    mask, so padding never changes a mask), or `(batch, features)` (no time axis: plain dropout).
+    """
+
+    def __init__(self, p: float, locked: bool = False):
+        super().__init__(p)
+        self.locked = locked
+
+    def forward(self, sequence: torch.Tensor | PackedSequence) -> torch.Tensor | PackedSequence:
+        if not (self.locked and self.training and self.p > 0):
+            return map_packed(super().forward, sequence)
+        if isinstance(sequence, PackedSequence):
+            mask = self.sequence_mask(sequence.data, int(sequence.batch_sizes[0]))
+            return sequence._replace(data=sequence.data * mask[packed_row_batch_index(sequence)])
+        if sequence.dim() != 3:
+            return super().forward(sequence)
+        return sequence * self.sequence_mask(sequence, sequence.size(0)).unsqueeze(1)
+
+    def sequence_mask(self, like: torch.Tensor, batch_size: int) -> torch.Tensor:
+        """`(batch, features)` of 0 and 1 / (1 - p); drawn the same way on the packed and the padded path."""
+        keep = 1.0 - self.p
+        return like.new_empty(batch_size, like.size(-1)).bernoulli_(keep).div_(keep)
+
+
 class RNNStack(nn.Module):
     """
     `num_hidden_layers` fused recurrent layers (`nn.LSTM`, `nn.GRU` or `nn.RNN`), run on packed sequences.
 
     One torch module per layer, so that dropout between layers and per-layer outputs are available; each
-    layer still runs as a single fused (oneDNN / cuDNN) call over the whole sequence.
+    layer still runs as a single fused (oneDNN / cuDNN) call over the whole sequence, with `config.weight_drop`
+    (DropConnect on the hidden-to-hidden weights) too.
     """
 
     def __init__(self, config: RNNConfig, input_size: int | None = None):
@@ -116,7 +159,8 @@ class RNNStack(nn.Module):
             build_recurrent_layer(config, input_size if i == 0 else layer_output_size)
             for i in range(config.num_hidden_layers)
         )
-        self.layer_dropout = nn.Dropout(config.layer_dropout)
+        self.layer_dropout = SequenceDropout(config.layer_dropout, locked=config.locked_dropout)
+        self.weight_drop = config.weight_drop
         self.output_size = layer_output_size
 
     def forward(
@@ -143,15 +187,31 @@ class RNNStack(nn.Module):
         all_hidden_states = (inputs,) if output_hidden_states else None
         for index, layer in enumerate(self.layers):
             if index > 0:
-                sequence = map_packed(self.layer_dropout, sequence)
+                sequence = self.layer_dropout(sequence)
             initial_state = cache.get_layer_state(index) if cache is not None else None
-            sequence, final_state = layer(sequence, initial_state)
+            sequence, final_state = self.run_layer(layer, sequence, initial_state)
             if cache is not None:
                 cache.set_layer_state(index, layout.keep_state_of_empty_rows(final_state, initial_state))
             if output_hidden_states:
                 all_hidden_states += (layout.unpack(sequence),)
         outputs = all_hidden_states[-1] if output_hidden_states else layout.unpack(sequence)
         return outputs, all_hidden_states
+
+    def run_layer(
+        self, layer: nn.RNNBase, sequence: torch.Tensor | PackedSequence, initial_state: State | None
+    ) -> tuple[torch.Tensor | PackedSequence, State]:
+        """One fused layer call; in training with `weight_drop`, on DropConnect-ed hidden-to-hidden weights."""
+        if not (self.training and self.weight_drop > 0):
+            return layer(sequence, initial_state)
+        # The dropped copies stand in for the parameters during this one call (AWD-LSTM's WeightDrop without its
+        # renamed `_raw` parameters): the fused kernel runs on them, gradients reach the raw weights, and the
+        # parameter names, hence state_dict keys and saved checkpoints, stay those of a plain layer.
+        dropped = {
+            name: F.dropout(weight, self.weight_drop)
+            for name, weight in layer.named_parameters()
+            if name.startswith("weight_hh")
+        }
+        return functional_call(layer, dropped, (sequence, initial_state))
 
 
 def build_recurrent_layer(config: RNNConfig, input_size: int) -> nn.RNNBase:
@@ -228,7 +288,7 @@ class RNNModel(RNNPreTrainedModel):
     def __init__(self, config: RNNConfig):
         super().__init__(config)
         self.embed_tokens = nn.Embedding(config.vocab_size, config.embedding_size)
-        self.embedding_dropout = nn.Dropout(config.embedding_dropout)
+        self.embedding_dropout = SequenceDropout(config.embedding_dropout, locked=config.locked_dropout)
         self.rnn = RNNStack(config)
         self.post_init()
 
@@ -267,6 +327,8 @@ class RNNModel(RNNPreTrainedModel):
         if input_ids is not None:
             self.check_input_ids(input_ids)
             inputs_embeds = self.embed_tokens(input_ids)
+            if self.training and self.config.word_dropout > 0:
+                inputs_embeds = self.drop_word_types(inputs_embeds, input_ids)
         batch_size, time_steps = inputs_embeds.shape[:2]
         if use_cache is None:
             use_cache = self.config.use_cache and not self.training
@@ -297,6 +359,16 @@ class RNNModel(RNNPreTrainedModel):
             hidden_states=all_hidden_states,
         )
 
+    def drop_word_types(self, inputs_embeds: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
+        """
+        Word dropout (AWD-LSTM's embedding dropout): zero every occurrence of a random `word_dropout` share of the
+        vocabulary, scale the other words by 1 / (1 - p). Same values and gradients as embedding with a row-dropped
+        matrix, without materialising one: `(batch, time, embedding_size)` in and out.
+        """
+        keep = 1.0 - self.config.word_dropout
+        word_scale = inputs_embeds.new_empty(self.embed_tokens.num_embeddings, 1).bernoulli_(keep).div_(keep)
+        return inputs_embeds * word_scale[input_ids]
+
     @staticmethod
     def _mask_for_new_tokens(attention_mask: torch.Tensor | None, batch_size: int, time_steps: int):
         if attention_mask is None:
@@ -308,6 +380,52 @@ class RNNModel(RNNPreTrainedModel):
             )
         # generate() passes the mask of the whole sequence; the cached state already covers the past columns.
         return attention_mask[:, -time_steps:]
+
+
+def activation_penalty(
+    config: RNNConfig,
+    hidden_states: torch.Tensor,
+    dropped_hidden_states: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    num_items_in_batch: torch.Tensor | int | None = None,
+) -> torch.Tensor:
+    """
+    AWD-LSTM's activation regularization (AR) plus temporal activation regularization (TAR), over real tokens only.
+
+    `hidden_states` `(batch, time, features)` are the top layer's outputs, `dropped_hidden_states` the same after
+    the output dropout, `attention_mask` `(batch, time)` (None: no padding). Returns the scalar
+
+        alpha * sum over real tokens of mean_features(dropped ** 2) / n_tokens
+        + beta * sum over consecutive real tokens of mean_features((h_t - h_t-1) ** 2) / n_pairs
+
+    with `alpha = config.activation_regularization`, `beta = config.temporal_activation_regularization`; padding
+    in between (any side, or holes) is skipped, as the recurrence skips it.
+    With `num_items_in_batch` (Trainer's count of label tokens over all accumulated micro-batches and devices),
+    both sums are divided by it instead of n_tokens and n_pairs, as the LM loss is: the penalties are then
+    weighted per token like the loss, and accumulated micro-batches add up to the penalty of one large batch
+    rather than to `gradient_accumulation_steps` times it.
+    """
+    batch_size, time_steps, features = hidden_states.shape
+    if attention_mask is None:
+        attention_mask = hidden_states.new_ones(batch_size, time_steps)
+
+    def per_item(total: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
+        return total / (count.clamp(min=1) if num_items_in_batch is None else num_items_in_batch)
+
+    penalty = hidden_states.new_zeros((), dtype=torch.float32)
+    if config.activation_regularization:
+        real = attention_mask.bool()
+        squares = dropped_hidden_states.float().pow(2).mean(-1)
+        penalty = penalty + config.activation_regularization * per_item((squares * real).sum(), real.sum())
+    if config.temporal_activation_regularization:
+        # Real tokens first, so that consecutive real tokens are neighbours whatever the padding.
+        order = real_tokens_first(attention_mask)
+        aligned = hidden_states.float().gather(1, order.unsqueeze(-1).expand(-1, -1, features))
+        aligned_real = attention_mask.gather(1, order).bool()
+        pairs = aligned_real[:, 1:] & aligned_real[:, :-1]
+        changes = (aligned[:, 1:] - aligned[:, :-1]).pow(2).mean(-1)
+        penalty = penalty + config.temporal_activation_regularization * per_item((changes * pairs).sum(), pairs.sum())
+    return penalty
 
 
 class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
@@ -328,7 +446,7 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
             )
         super().__init__(config)
         self.model = RNNModel(config)
-        self.output_dropout = nn.Dropout(config.output_dropout)
+        self.output_dropout = SequenceDropout(config.output_dropout, locked=config.locked_dropout)
         self.lm_head = nn.Linear(config.output_size, config.vocab_size)
         self.post_init()
 
@@ -359,7 +477,8 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
         """
         `labels` `(batch, time)` are the input ids themselves (shifted inside; -100 is ignored). `logits_to_keep`
         computes logits for the last N positions only (0 = all). Extra kwargs such as `num_items_in_batch` (from
-        `Trainer`) reach the loss, so gradient accumulation weighs every token equally.
+        `Trainer`) reach the loss, so gradient accumulation weighs every token equally. In training, the loss also
+        holds the AR and TAR penalties of the config (see `activation_penalty`).
         """
         outputs = self.model(
             input_ids=input_ids,
@@ -370,14 +489,23 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
             output_hidden_states=output_hidden_states,
         )
         hidden_states = outputs.last_hidden_state
+        # Dropout before selecting positions: AR needs the dropped outputs of every position (an identity in eval).
+        dropped_hidden_states = self.output_dropout(hidden_states)
         if isinstance(logits_to_keep, int):
-            hidden_states = hidden_states[:, -logits_to_keep:] if logits_to_keep else hidden_states
+            kept = dropped_hidden_states[:, -logits_to_keep:] if logits_to_keep else dropped_hidden_states
         else:
-            hidden_states = hidden_states[:, logits_to_keep]
-        logits = self.lm_head(self.output_dropout(hidden_states))
+            kept = dropped_hidden_states[:, logits_to_keep]
+        logits = self.lm_head(kept)
         loss = None
         if labels is not None:
             loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.vocab_size, **kwargs)
+            if self.training and (
+                self.config.activation_regularization or self.config.temporal_activation_regularization
+            ):
+                mask = self.model._mask_for_new_tokens(attention_mask, *hidden_states.shape[:2])
+                loss = loss + activation_penalty(
+                    self.config, hidden_states, dropped_hidden_states, mask, kwargs.get("num_items_in_batch")
+                )
         return CausalLMOutputWithPast(
             loss=loss,
             logits=logits,
@@ -424,7 +552,7 @@ class RNNForSequenceClassification(RNNPreTrainedModel):
         super().__init__(config)
         self.num_labels = config.num_labels
         self.model = RNNModel(config)
-        self.output_dropout = nn.Dropout(config.output_dropout)
+        self.output_dropout = SequenceDropout(config.output_dropout, locked=config.locked_dropout)
         self.score = nn.Linear(self.model.rnn.output_size, config.num_labels)
         self.post_init()
 
@@ -463,7 +591,7 @@ class RNNForTokenClassification(RNNPreTrainedModel):
         super().__init__(config)
         self.num_labels = config.num_labels
         self.model = RNNModel(config)
-        self.output_dropout = nn.Dropout(config.output_dropout)
+        self.output_dropout = SequenceDropout(config.output_dropout, locked=config.locked_dropout)
         self.classifier = nn.Linear(self.model.rnn.output_size, config.num_labels)
         self.post_init()
 
