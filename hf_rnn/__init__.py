@@ -57,6 +57,18 @@ def _register() -> None:
 
 _register()
 
+# hf_rnn.stateful imports transformers' Trainer (a second or more): it loads on first use, not with the models.
+STATEFUL_NAMES = ("StatefulLMTrainer", "StreamChunks", "rank_streams", "split_into_streams", "token_stream")
+
+
+def __getattr__(name: str):
+    if name in STATEFUL_NAMES:
+        from . import stateful
+
+        return getattr(stateful, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "ATTENTION_TYPES",
     "CELL_TYPES",
@@ -76,4 +88,9 @@ __all__ = [
     "TRANSLATION_TASK",
     "TranslationPipeline",
     "train_tokenizer",
+    "StatefulLMTrainer",
+    "StreamChunks",
+    "split_into_streams",
+    "rank_streams",
+    "token_stream",
 ]

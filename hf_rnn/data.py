@@ -33,6 +33,7 @@ __all__ = [
     "nonempty_texts",
     "split_off_validation",
     "tokenize_and_group",
+    "tokenize_texts",
 ]
 
 # Extension of a local data file -> the `datasets` builder that reads it.
@@ -168,10 +169,8 @@ def group_texts(examples: dict[str, list[list[int]]], block_size: int) -> dict[s
     return result
 
 
-def tokenize_and_group(
-    raw_datasets: DatasetDict, tokenizer: PreTrainedTokenizerBase, text_column: str, block_size: int
-) -> DatasetDict:
-    """Tokenize `text_column` of every split and group it into `block_size` blocks of `input_ids`/`labels`."""
+def tokenize_texts(raw_datasets: DatasetDict, tokenizer: PreTrainedTokenizerBase, text_column: str) -> DatasetDict:
+    """Tokenize `text_column` of every split: one row of `input_ids` per text, no special tokens, in order."""
     for split, dataset in raw_datasets.items():
         if text_column not in dataset.column_names:
             raise ValueError(
@@ -181,13 +180,19 @@ def tokenize_and_group(
     def tokenize(examples: dict[str, list]) -> dict[str, list[list[int]]]:
         return tokenizer(examples[text_column], add_special_tokens=False, return_attention_mask=False)
 
-    tokenized = DatasetDict(
+    return DatasetDict(
         {
             split: dataset.map(tokenize, batched=True, remove_columns=dataset.column_names, desc=f"tokenize {split}")
             for split, dataset in raw_datasets.items()
         }
     )
-    grouped = tokenized.map(
+
+
+def tokenize_and_group(
+    raw_datasets: DatasetDict, tokenizer: PreTrainedTokenizerBase, text_column: str, block_size: int
+) -> DatasetDict:
+    """Tokenize `text_column` of every split and group it into `block_size` blocks of `input_ids`/`labels`."""
+    grouped = tokenize_texts(raw_datasets, tokenizer, text_column).map(
         group_texts, batched=True, fn_kwargs={"block_size": block_size}, desc=f"group into blocks of {block_size}"
     )
     for split, dataset in grouped.items():

@@ -34,6 +34,7 @@ from typing import NoReturn
 
 import datasets
 import numpy as np
+import torch
 import transformers
 from matplotlib.figure import Figure
 from tokenizers import decoders, pre_tokenizers
@@ -70,9 +71,11 @@ from hf_rnn.data import (
     load_tagging_datasets,
     nonempty_texts,
     tokenize_and_group,
+    tokenize_texts,
 )
 from hf_rnn.metrics import load_metric
 from hf_rnn.model_card import push_with_model_card, training_command, write_model_card
+from hf_rnn.stateful import StatefulLMTrainer, stream_length, token_stream
 
 logger = logging.getLogger(__name__)
 
@@ -156,11 +159,25 @@ MODEL_CONFIG_FLAGS = (
     "embedding_dropout",
     "layer_dropout",
     "output_dropout",
+    "word_dropout",
+    "locked_dropout",
+    "weight_drop",
+    "activation_regularization",
+    "temporal_activation_regularization",
     "tie_word_embeddings",
     "bidirectional",
     "classifier_pooling",
     "attention",
 )
+# The AWD-LSTM regularizers and the tasks whose models use them (the encoder-decoder has none; AR and TAR are
+# penalties of the language-model loss).
+REGULARIZER_TASKS = {
+    "word_dropout": ("causal-lm", "sequence-classification", "token-classification"),
+    "locked_dropout": ("causal-lm", "sequence-classification", "token-classification"),
+    "weight_drop": ("causal-lm", "sequence-classification", "token-classification"),
+    "activation_regularization": ("causal-lm",),
+    "temporal_activation_regularization": ("causal-lm",),
+}
 # Each task with the head its model folder must hold (the config's `architectures`) and the Auto class loading it.
 TASK_HEADS = {
     "causal-lm": ("ForCausalLM", AutoModelForCausalLM),
@@ -191,6 +208,22 @@ class ModelArguments:
     embedding_dropout: float = field(default=0.0, metadata={"help": "New model: dropout on the embeddings."})
     layer_dropout: float = field(default=0.0, metadata={"help": "New model: dropout between recurrent layers."})
     output_dropout: float = field(default=0.1, metadata={"help": "New model: dropout before the output layer."})
+    word_dropout: float = field(
+        default=0.0, metadata={"help": "New model: drop whole word types from the embedding matrix (AWD-LSTM)."}
+    )
+    locked_dropout: bool = field(
+        default=False,
+        metadata={"help": "New model: the dropouts above use one mask per sequence for all its steps (AWD-LSTM)."},
+    )
+    weight_drop: float = field(
+        default=0.0, metadata={"help": "New model: DropConnect on the hidden-to-hidden weights (AWD-LSTM)."}
+    )
+    activation_regularization: float = field(
+        default=0.0, metadata={"help": "New causal LM: AR, alpha * mean squared top-layer output (AWD-LSTM)."}
+    )
+    temporal_activation_regularization: float = field(
+        default=0.0, metadata={"help": "New causal LM: TAR, beta * mean squared step-to-step change (AWD-LSTM)."}
+    )
     tie_word_embeddings: bool = field(
         default=True, metadata={"help": "New model: share the output matrix with the input embeddings."}
     )
@@ -278,7 +311,21 @@ class DataArguments:
     validation_split_percentage: float = field(
         default=10, metadata={"help": "Without a validation split: this percentage of train rows becomes one."}
     )
-    block_size: int = field(default=128, metadata={"help": "Tokens per training example (text is grouped)."})
+    block_size: int = field(
+        default=128,
+        metadata={"help": "Tokens per training example (text is grouped); with --stateful_bptt, the BPTT length."},
+    )
+    stateful_bptt: bool = field(
+        default=False,
+        metadata={
+            "help": "causal-lm: train as PyTorch's word_language_model and AWD-LSTM do (stateful truncated BPTT). "
+            "The training text becomes one token stream cut into --per_device_train_batch_size contiguous streams "
+            "per process; batch k holds tokens [k*block_size, (k+1)*block_size) of every stream, in order, and the "
+            "recurrent state carries from batch to batch (detached), reset to zero at each epoch. Evaluation runs "
+            "the validation text the same way (--per_device_eval_batch_size streams), so perplexity is exp of the "
+            "mean loss over every validation token. --max_*_samples then keep N*block_size tokens."
+        },
+    )
     max_train_samples: int | None = field(default=None, metadata={"help": "Keep only this many train blocks."})
     max_eval_samples: int | None = field(default=None, metadata={"help": "Keep only this many validation blocks."})
     num_sample_generations: int = field(
@@ -304,6 +351,7 @@ class TaskSetup:
     derived_metrics: Callable[[dict], dict] = lambda metrics: {}
     after_training: Callable[[Trainer], None] = lambda trainer: None
     trainer_class: type[Trainer] = Trainer
+    trainer_kwargs: dict = field(default_factory=dict)  # the trainer class's own arguments
 
 
 def parse_arguments(argv: list[str]) -> tuple[ModelArguments, DataArguments, Seq2SeqTrainingArguments]:
@@ -342,6 +390,10 @@ def check_model_flags(model_args: ModelArguments) -> None:
         raise ValueError(
             f"--{changed[0]} cannot be combined with --model_name_or_path: the saved config fixes the architecture."
         )
+    unused = [name for name in changed if model_args.task not in REGULARIZER_TASKS.get(name, (model_args.task,))]
+    if unused:
+        tasks = " and ".join(f"--task {task}" for task in REGULARIZER_TASKS[unused[0]])
+        raise ValueError(f"--{unused[0]} is only used by {tasks}, not by --task {model_args.task}.")
 
 
 def load_task_config(model_name_or_path: str, task: str) -> transformers.PreTrainedConfig:
@@ -432,6 +484,12 @@ def new_rnn_config(model_args: ModelArguments, tokenizer: PreTrainedTokenizerBas
             hidden_size=model_args.hidden_size,
             num_hidden_layers=model_args.num_layers,
             proj_size=model_args.proj_size,
+            # AWD-LSTM regularizers: RNNConfig only (the seq2seq config has no such fields).
+            word_dropout=model_args.word_dropout,
+            locked_dropout=model_args.locked_dropout,
+            weight_drop=model_args.weight_drop,
+            activation_regularization=model_args.activation_regularization,
+            temporal_activation_regularization=model_args.temporal_activation_regularization,
             **config_fields_shared_by_every_model(model_args, tokenizer),
             **task_fields,
         )
@@ -471,11 +529,14 @@ def prepare_causal_lm(
     if data_args.block_size < 1:
         raise ValueError(f"--block_size={data_args.block_size} is invalid; it must be a positive number of tokens.")
     block_size = min(data_args.block_size, tokenizer.model_max_length)
-    with training_args.main_process_first(desc="tokenize and group texts"):
-        lm_datasets = tokenize_and_group(raw_datasets, tokenizer, data_args.text_column, block_size)
-    train_dataset = first_rows(lm_datasets["train"], data_args.max_train_samples)
-    eval_dataset = first_rows(lm_datasets["validation"], data_args.max_eval_samples)
-    logger.info(f"{len(train_dataset)} train and {len(eval_dataset)} validation blocks of {block_size} tokens")
+    if data_args.stateful_bptt:
+        train_dataset, eval_dataset = token_streams(raw_datasets, tokenizer, data_args, training_args, block_size)
+    else:
+        with training_args.main_process_first(desc="tokenize and group texts"):
+            lm_datasets = tokenize_and_group(raw_datasets, tokenizer, data_args.text_column, block_size)
+        train_dataset = first_rows(lm_datasets["train"], data_args.max_train_samples)
+        eval_dataset = first_rows(lm_datasets["validation"], data_args.max_eval_samples)
+        logger.info(f"{len(train_dataset)} train and {len(eval_dataset)} validation blocks of {block_size} tokens")
 
     prompt = data_args.sample_prompt
     if prompt is None:
@@ -496,7 +557,41 @@ def prepare_causal_lm(
         eval_dataset=eval_dataset,
         derived_metrics=lambda metrics: {"perplexity": perplexity(metrics["eval_loss"])},
         after_training=write_samples,
+        trainer_class=StatefulLMTrainer if data_args.stateful_bptt else Trainer,
+        trainer_kwargs={"bptt": block_size} if data_args.stateful_bptt else {},
     )
+
+
+def token_streams(
+    raw_datasets: datasets.DatasetDict,
+    tokenizer: PreTrainedTokenizerBase,
+    data_args: DataArguments,
+    training_args: TrainingArguments,
+    block_size: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """--stateful_bptt: the train and validation text, each one 1-D tensor of token ids, checked against the streams."""
+    with training_args.main_process_first(desc="tokenize texts"):
+        tokenized = tokenize_texts(raw_datasets, tokenizer, data_args.text_column)
+    streams = []
+    for split, max_blocks, batch_flag in (
+        ("train", data_args.max_train_samples, "per_device_train_batch_size"),
+        ("validation", data_args.max_eval_samples, "per_device_eval_batch_size"),
+    ):
+        batch_size = getattr(training_args, batch_flag)
+        token_ids = token_stream(tokenized[split])
+        if max_blocks is not None:
+            token_ids = token_ids[: max_blocks * block_size]
+        try:
+            stream_length(len(token_ids), batch_size * training_args.world_size)
+        except ValueError as error:
+            raise ValueError(f"--stateful_bptt, the {split} text: {error} (--{batch_flag}={batch_size})") from None
+        streams.append(token_ids)
+    train, validation = streams
+    logger.info(
+        f"{len(train)} train and {len(validation)} validation tokens, as {training_args.per_device_train_batch_size} "
+        f"and {training_args.per_device_eval_batch_size} streams per process, carried state, chunks of {block_size}"
+    )
+    return train, validation
 
 
 def first_rows(dataset: datasets.Dataset, max_rows: int | None) -> datasets.Dataset:
@@ -1021,6 +1116,8 @@ def main(argv: list[str] | None = None, callbacks: list[TrainerCallback] | None 
     try:
         model_args, data_args, training_args = parse_arguments(sys.argv[1:] if argv is None else argv)
         prepare = task_preparer(model_args.task)
+        if data_args.stateful_bptt and model_args.task != "causal-lm":
+            raise ValueError(f"--stateful_bptt is for --task causal-lm only (not {model_args.task}).")
     except (ValueError, OSError) as error:
         fail(str(error))
     setup_logging(training_args)
@@ -1042,6 +1139,7 @@ def main(argv: list[str] | None = None, callbacks: list[TrainerCallback] | None 
         compute_metrics=setup.compute_metrics,
         preprocess_logits_for_metrics=setup.preprocess_logits_for_metrics,
         callbacks=callbacks,
+        **setup.trainer_kwargs,
     )
 
     train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)

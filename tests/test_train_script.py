@@ -264,3 +264,19 @@ def test_data_file_errors_name_the_flag(tmp_path):
     (tmp_path / "train.txt").write_text("text\nmore\n")
     with pytest.raises(FileNotFoundError, match="--validation_file"):
         load_data_files(str(tmp_path / "train.txt"), str(tmp_path / "missing.txt"))
+
+
+@pytest.mark.parametrize(
+    "task, flag",
+    [
+        ("translation", "--weight_drop"),
+        ("translation", "--word_dropout"),
+        ("sequence-classification", "--activation_regularization"),
+        ("token-classification", "--temporal_activation_regularization"),
+    ],
+)
+def test_a_regularizer_the_task_does_not_use_is_refused(train_script, capsys, task, flag):
+    with pytest.raises(SystemExit) as stopped:
+        train_script.main(["--task", task, flag, "0.5"])
+    assert stopped.value.code == 2
+    assert f"{flag} is only used by" in capsys.readouterr().err
