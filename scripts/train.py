@@ -378,6 +378,10 @@ def training_defaults(task: str, given: set[str]) -> dict:
     defaults = {"output_dir": f"runs/{task}", "ddp_find_unused_parameters": False, **TRAINING_DEFAULTS.get(task, {})}
     if "num_train_epochs" in given:  # a max_steps default would silently override the user's epoch count
         defaults.pop("max_steps", None)
+    if "bf16" in given and not torch.cuda.is_available():
+        # transformers refuses --bf16 without a GPU unless --use_cpu says the CPU is meant; bf16 autocast is the
+        # fast path on CPUs with AMX-BF16 (see benchmarks/README.md), so --bf16 alone asks for it.
+        defaults["use_cpu"] = True
     return defaults
 
 

@@ -280,3 +280,11 @@ def test_a_regularizer_the_task_does_not_use_is_refused(train_script, capsys, ta
         train_script.main(["--task", task, flag, "0.5"])
     assert stopped.value.code == 2
     assert f"{flag} is only used by" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="on a GPU --bf16 means the GPU")
+def test_bf16_alone_asks_for_cpu_autocast_without_a_gpu(train_script):
+    _, _, training_args = train_script.parse_arguments(["--bf16"])
+    assert training_args.bf16 and training_args.use_cpu
+    _, _, default_args = train_script.parse_arguments([])
+    assert not default_args.bf16 and not default_args.use_cpu
