@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 HARNESS = str(Path(__file__).resolve().parent / "train_harness.py")
@@ -37,16 +38,19 @@ def finish(process: subprocess.Popen, timeout: float = 300) -> str:
     return output
 
 
-def test_two_gloo_ranks_end_identical_and_equal_one_process_with_the_same_global_batch(tmp_path):
+# Stateful BPTT: the text is cut into ranks x batch streams and rank r reads its own rows, so two ranks of 4
+# streams see exactly the 8 streams one process reads; the weights must then agree as for independent blocks.
+@pytest.mark.parametrize("mode", [[], ["--stateful_bptt"]], ids=["blocks", "stateful-bptt"])
+def test_two_gloo_ranks_end_identical_and_equal_one_process_with_the_same_global_batch(tmp_path, mode):
     two, one = tmp_path / "two-ranks", tmp_path / "one-process"
     ddp = start(
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
-         HARNESS, "--dump_weights", "--", *TINY_RUN, "--ddp_backend", "gloo", "--per_device_train_batch_size", "4",
-         "--output_dir", str(two)],
+         HARNESS, "--dump_weights", "--", *TINY_RUN, *mode, "--ddp_backend", "gloo",
+         "--per_device_train_batch_size", "4", "--output_dir", str(two)],
         tmp_path,
     )  # fmt: skip
     single = start(
-        [sys.executable, HARNESS, "--dump_weights", "--", *TINY_RUN, "--per_device_train_batch_size", "8",
+        [sys.executable, HARNESS, "--dump_weights", "--", *TINY_RUN, *mode, "--per_device_train_batch_size", "8",
          "--output_dir", str(one)],
         tmp_path,
     )  # fmt: skip
@@ -61,7 +65,8 @@ def test_two_gloo_ranks_end_identical_and_equal_one_process_with_the_same_global
         torch.testing.assert_close(rank0[name], reference[name], atol=1e-5, rtol=0, msg=name)
     # The comparison has teeth only if training moved the weights well beyond the tolerance.
     assert max((reference[n] - initial[n]).abs().max().item() for n in reference) > 1e-2
-    assert json.loads((two / "train_results.json").read_text())["train_samples"] == 64
+    if not mode:
+        assert json.loads((two / "train_results.json").read_text())["train_samples"] == 64
 
 
 def test_bf16_autocast_trains_on_cpu_to_the_fp32_loss(tmp_path):
