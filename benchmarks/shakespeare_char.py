@@ -2,6 +2,7 @@
 
     python benchmarks/shakespeare_char.py                 # the recorded run (10 minutes of training)
     python benchmarks/shakespeare_char.py --no-stateful   # the same budget, every block starting from zero state
+    python benchmarks/shakespeare_char.py --compare_state # both saved models, each evaluated both ways
 
 The published convention: the first 90% of `../shared/data/tinyshakespeare/input.txt` trains, the last 10%
 validates, and the loss is in nats per character. The reference point is the small-GPT CPU recipe of a well-known
@@ -103,9 +104,15 @@ def main() -> None:
     parser.add_argument("--no-stateful", dest="stateful", action="store_false", help="zero state at every block")
     parser.add_argument("--fp32", action="store_true", help="train without bf16 autocast")
     parser.add_argument("--set", action="append", default=[], metavar="FLAG=VALUE", help="override a train.py flag")
+    parser.add_argument(
+        "--compare_state", action="store_true", help="no training: evaluate the two saved runs with and without state"
+    )
     args = parser.parse_args()
     if not args.corpus.exists():
         parser.error(f"--corpus {args.corpus} does not exist (see ../shared/data/README.md)")
+    if args.compare_state:
+        compare_state(args)
+        return
 
     name = "shakespeare_char" if args.stateful else "shakespeare_char_no_state"
     output_dir = args.output_dir.with_name(args.output_dir.name + ("" if args.stateful else "_no_state"))
@@ -147,15 +154,65 @@ def main() -> None:
     }
     args.results_dir.mkdir(parents=True, exist_ok=True)
     (args.results_dir / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
-    runs = {
-        ("stateful" if json.loads(path.read_text())["stateful"] else "no carried state"): json.loads(path.read_text())[
-            "evaluations"
-        ]
-        for path in sorted(args.results_dir.glob("shakespeare_char*.json"))
-    }
+    runs = {}
+    for path in sorted(args.results_dir.glob("shakespeare_char*.json")):
+        run = json.loads(path.read_text())
+        label = "carried state" if run["stateful"] else "128-char blocks from zero state (train and eval)"
+        runs[label] = run["evaluations"]
     plot_curve(runs, args.results_dir / "shakespeare_char.png")
     (args.results_dir / f"{name}.md").write_text(results_table(results))
     print(results_table(results))
+
+
+def validation_losses(model_dir: Path, validation_file: Path) -> dict[str, float]:
+    """
+    fp32 validation loss of a saved model read two ways: as 32 contiguous streams with the state carried (each
+    character sees its whole stream's past), and as independent 128-character blocks from a zero state (what
+    train.py reports without --stateful_bptt).
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainingArguments
+
+    from hf_rnn import StatefulLMTrainer
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    token_ids = torch.tensor(tokenizer(validation_file.read_text(encoding="utf-8")).input_ids)
+    streams, bptt = TRAINING_FLAGS["per_device_eval_batch_size"], TRAINING_FLAGS["block_size"]
+    arguments = TrainingArguments(
+        output_dir=str(model_dir / "compare_state"),
+        per_device_eval_batch_size=streams,
+        report_to="none",
+        use_cpu=True,
+        disable_tqdm=True,
+    )
+    trainer = StatefulLMTrainer(model=model, args=arguments, bptt=bptt, eval_dataset=token_ids)
+    carried = trainer.evaluate()["eval_loss"]
+    blocks = token_ids[: len(token_ids) // bptt * bptt].view(-1, bptt)
+    with torch.no_grad():
+        losses = [model(input_ids=batch, labels=batch).loss for batch in blocks.split(streams)]
+    block_sizes = [len(batch) for batch in blocks.split(streams)]
+    from_zero = sum(loss.item() * size for loss, size in zip(losses, block_sizes)) / sum(block_sizes)
+    return {"carried": carried, "blocks": from_zero}
+
+
+def compare_state(args: argparse.Namespace) -> None:
+    rows = []
+    for stateful, suffix in ((True, ""), (False, "_no_state")):
+        output_dir = args.output_dir.with_name(args.output_dir.name + suffix)
+        losses = validation_losses(output_dir, output_dir / "data" / "validation.txt")
+        rows.append((stateful, losses))
+        print(f"trained {'with' if stateful else 'without'} carried state: {losses}")
+    lines = [
+        "| trained | evaluated with the state carried | evaluated on 128-character blocks from zero state |",
+        "|---|---|---|",
+        *(
+            f"| {'with carried state' if stateful else 'without (blocks, zero state)'} | {losses['carried']:.3f} "
+            f"| {losses['blocks']:.3f} |"
+            for stateful, losses in rows
+        ),
+    ]
+    (args.results_dir / "shakespeare_state.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
 
 
 def results_table(results: dict) -> str:
