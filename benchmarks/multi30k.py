@@ -30,7 +30,7 @@ import torch  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))  # train.py; training_runs.py sits next to this file
 import train  # noqa: E402
-from training_runs import TrainingTimeBudget, as_argv, count_parameters  # noqa: E402
+from training_runs import TrainingTimeBudget, as_argv, count_parameters, save_plot  # noqa: E402
 
 # Chosen with a one-minute probe on this 2-core CPU: a 512-unit LSTM decoder (256 per direction in the encoder)
 # takes ~0.4 s per batch of 64 under bf16 autocast (1.8x faster than fp32), so ~16 epochs fit in an hour.
@@ -93,10 +93,7 @@ def plot_bleu(evaluations: list[dict], path: Path) -> None:
     axis.set_xlabel("training time on 2 CPU cores (minutes)")
     axis.set_ylabel("validation score")
     axis.set_title("Multi30k de→en, hf_rnn LSTM encoder-decoder")
-    axis.grid(alpha=0.3)
-    axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    save_plot(figure, axis, path)
     plt.close(figure)
 
 

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(ROOT / "scripts"))  # train.py; training_runs.py sits next to this file
 import train  # noqa: E402
-from training_runs import TrainingTimeBudget, as_argv, count_parameters  # noqa: E402
+from training_runs import TrainingTimeBudget, as_argv, count_parameters, save_plot  # noqa: E402
 
 REFERENCE = "small GPT (4x128, context 64, batch 12, 2000 iterations): 1.88 in ~3 min of CPU"
 # Chosen with a one-minute probe on this 2-core CPU: a 2x512 LSTM at 64 streams x 128 characters trains at
@@ -86,10 +86,7 @@ def plot_curve(runs: dict[str, list[dict]], path: Path) -> None:
     axis.set_xlabel("training time on 2 CPU cores (minutes)")
     axis.set_ylabel("validation loss (nats/char)")
     axis.set_title("Tiny Shakespeare, character level")
-    axis.grid(alpha=0.3)
-    axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    save_plot(figure, axis, path)
     plt.close(figure)
 
 

@@ -45,7 +45,7 @@ from hf_rnn import StatefulLMTrainer  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_models import PlainRNNLM, hf_causal_lm_from_plain  # noqa: E402
-from training_runs import TrainingTimeBudget  # noqa: E402
+from training_runs import TrainingTimeBudget, save_plot  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECIALS = ["<pad>", "<unk>", "<s>", "<eos>"]  # hf_rnn's default special ids 0-3
@@ -180,10 +180,7 @@ def plot_runs(runs: dict[str, dict], path: Path) -> None:
     axis.set_ylabel("validation perplexity")
     axis.set_yscale("log")
     axis.set_title("Multi30k English, word level, 2x200 LSTM")
-    axis.grid(alpha=0.3, which="both")
-    axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    save_plot(figure, axis, path)
     plt.close(figure)
 
 

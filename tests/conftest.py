@@ -2,6 +2,7 @@
 
 import codecs
 import contextlib
+import importlib.util
 import io
 import os
 import subprocess
@@ -62,3 +63,23 @@ def run_without_hf_rnn(script: str, *args, work, extra_env: dict | None = None) 
         [sys.executable, "-c", script, *map(str, args)], env=env, cwd=work, capture_output=True, text=True, timeout=300
     )
     assert completed.returncode == 0, f"subprocess without hf_rnn failed:\n{completed.stderr[-6000:]}"
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models run faster on one thread, and do not stall when the two cores are busy elsewhere."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def train_script():
+    """scripts/train.py imported as a module (one fresh copy per test module), for in-process checks."""
+    from script_runs import SCRIPT
+
+    spec = importlib.util.spec_from_file_location("train_script", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

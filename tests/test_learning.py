@@ -32,13 +32,7 @@ VOCAB_SIZE = 29
 TRAIN_SEED, HELD_OUT_SEED, MODEL_SEED = 0, 1, 0
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models train faster on one thread, and do not stall when the two cores are busy elsewhere."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def config_for(cell: str, bidirectional: bool = False):

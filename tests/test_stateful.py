@@ -10,7 +10,6 @@ validation stream, and `eval_loss` is the mean next-token loss over every valida
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 
@@ -18,7 +17,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conftest import VOCAB_SIZE, seeded, tiny_config
-from script_runs import SCRIPT
 from transformers import TrainingArguments
 
 from hf_rnn import RecurrentCache, RNNForCausalLM, StatefulLMTrainer, StreamChunks, rank_streams, split_into_streams
@@ -29,13 +27,7 @@ PAIRS = 16  # next-token pairs per stream
 TEXT_LENGTH = STREAMS * PAIRS + 1
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run faster on one thread, and do not stall when the two cores are busy elsewhere."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def random_text(length: int = TEXT_LENGTH, seed: int = 0) -> torch.Tensor:
@@ -286,14 +278,6 @@ def test_eval_loss_is_the_mean_next_token_loss_over_the_whole_validation_streams
 
 
 # scripts/train.py
-
-
-@pytest.fixture(scope="module")
-def train_script():
-    spec = importlib.util.spec_from_file_location("train_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_train_script_with_stateful_bptt_trains_and_reports_perplexity(train_script, tmp_path):

@@ -10,14 +10,13 @@ The script runs start together (one module fixture): each pays ~7 s of imports, 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 
 import pytest
 import torch
 from conftest import seeded, tiny_config
-from script_runs import SCRIPT, ScriptRun, run_scripts_concurrently, succeeded
+from script_runs import ScriptRun, run_scripts_concurrently, succeeded
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from hf_rnn import RNNForSequenceClassification, train_tokenizer
@@ -154,14 +153,6 @@ def test_user_error_exits_with_one_message_naming_the_flag_before_training(runs,
 
 
 # In-process checks of the script's argument handling (no training).
-
-
-@pytest.fixture(scope="module")
-def train_script():
-    spec = importlib.util.spec_from_file_location("train_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_defaults_apply_unless_a_flag_overrides_them(train_script):

@@ -13,7 +13,6 @@ The training runs start together (one module fixture) as subprocesses; the error
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -22,7 +21,7 @@ import pytest
 import seqeval.metrics
 import sklearn.metrics
 from conftest import seeded, tiny_config
-from script_runs import SCRIPT, ScriptRun, run_scripts_concurrently, succeeded
+from script_runs import ScriptRun, run_scripts_concurrently, succeeded
 from seqeval.scheme import IOB2
 from transformers import (
     AutoModelForSeq2SeqLM,
@@ -220,14 +219,6 @@ def test_gzipped_parallel_text_trains_a_translator_with_a_shared_bpe_tokenizer(r
 
 
 # User errors, in-process: each stops before training with exit status 2 and one message naming the flag.
-
-
-@pytest.fixture(scope="module")
-def train_script():
-    spec = importlib.util.spec_from_file_location("train_script_tasks", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")

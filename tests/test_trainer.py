@@ -32,13 +32,7 @@ PADDING_SIDE = {"causal_lm": "right", "token_classification": "left", "sequence_
 LENGTHS = (2, 4, 9, 9)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run faster on one thread, and do not stall when the two cores are busy elsewhere."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def make_examples(head: str) -> list[dict]:
