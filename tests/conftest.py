@@ -45,9 +45,24 @@ def char_tokenizer():
     return train_tokenizer(zen_of_python().splitlines(), kind="char")
 
 
+# The first lines of every script that must run without hf_rnn: it blocks the import although the package is
+# installed, and records in `hf_rnn_blocked` that the block held.
+BLOCK_HF_RNN = """
+import sys
+
+sys.modules["hf_rnn"] = None  # `import hf_rnn` now raises ImportError although the package is installed
+try:
+    import hf_rnn  # noqa: F401
+except ImportError:
+    hf_rnn_blocked = True
+else:
+    hf_rnn_blocked = False
+"""
+
+
 def run_without_hf_rnn(script: str, *args, work, extra_env: dict | None = None) -> None:
     """
-    Run `script` (Python source; it blocks `import hf_rnn` itself) in a fresh interpreter in `work`, with the
+    Run `script` (Python source starting with `BLOCK_HF_RNN`) in a fresh interpreter in `work`, with the
     Hub offline and an empty HF home and remote-module cache (`work/hf_modules`), so remote code must come from
     the saved folder. Fails the test with the subprocess's stderr if it exits non-zero.
     """
@@ -65,7 +80,7 @@ def run_without_hf_rnn(script: str, *args, work, extra_env: dict | None = None) 
     assert completed.returncode == 0, f"subprocess without hf_rnn failed:\n{completed.stderr[-6000:]}"
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def one_thread():
     """Tiny models run faster on one thread, and do not stall when the two cores are busy elsewhere."""
     previous = torch.get_num_threads()

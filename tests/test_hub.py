@@ -19,7 +19,7 @@ import sys
 import pytest
 import torch
 import yaml
-from conftest import seeded, tiny_config, zen_of_python
+from conftest import BLOCK_HF_RNN, seeded, tiny_config, zen_of_python
 from stand_in_hub import StandInHub
 
 from hf_rnn import RNNForCausalLM, train_tokenizer
@@ -78,16 +78,7 @@ push_with_model_card(trainer, card)
 """
 
 DOWNLOADER = f"""
-import sys
-
-sys.modules["hf_rnn"] = None  # `import hf_rnn` now raises ImportError although the package is installed
-try:
-    import hf_rnn  # noqa: F401
-except ImportError:
-    hf_rnn_blocked = True
-else:
-    hf_rnn_blocked = False
-
+{BLOCK_HF_RNN}
 import os
 import torch
 from huggingface_hub import snapshot_download

@@ -10,7 +10,7 @@ import json
 
 import pytest
 import torch
-from conftest import run_without_hf_rnn, seeded, tiny_config, zen_of_python
+from conftest import BLOCK_HF_RNN, run_without_hf_rnn, seeded, tiny_config, zen_of_python
 from transformers import pipeline
 
 from hf_rnn import RNNForCausalLM, RNNForSequenceClassification, RNNForTokenClassification, RNNModel, train_tokenizer
@@ -65,14 +65,8 @@ def run_pipelines(root, **load_kwargs):
 """
 
 REMOTE_SCRIPT = f"""
-import sys
-
-sys.modules["hf_rnn"] = None  # `import hf_rnn` now raises ImportError although the package is installed
-try:
-    import hf_rnn  # noqa: F401
-except ImportError:
-    pass
-else:
+{BLOCK_HF_RNN}
+if not hf_rnn_blocked:
     raise SystemExit("hf_rnn is still importable")
 
 {RUN_PIPELINES}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import run_without_hf_rnn, seeded, tiny_config
+from conftest import BLOCK_HF_RNN, run_without_hf_rnn, seeded, tiny_config
 from transformers import (
     AutoConfig,
     AutoModel,
@@ -57,16 +57,7 @@ SAMPLING_SEED = 1234
 
 # Runs in a fresh interpreter: hf_rnn blocked, Hub offline. argv: the folder holding the saved models, the output file.
 REMOTE_SCRIPT = f"""
-import sys
-
-sys.modules["hf_rnn"] = None  # `import hf_rnn` now raises ImportError although the package is installed
-try:
-    import hf_rnn  # noqa: F401
-except ImportError:
-    hf_rnn_blocked = True
-else:
-    hf_rnn_blocked = False
-
+{BLOCK_HF_RNN}
 import torch
 from transformers import (
     AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForSequenceClassification, AutoModelForTokenClassification,

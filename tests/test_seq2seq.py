@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import run_without_hf_rnn
+from conftest import BLOCK_HF_RNN, run_without_hf_rnn
 from transformers import (
     AutoConfig,
     AutoModel,
@@ -160,17 +160,11 @@ def pad_after_eos(sequences: torch.Tensor) -> torch.Tensor:
     return sequences.masked_fill(finished > 0, PAD)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run much faster on one thread (and do not stall when the two cores are busy elsewhere)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def trained():
+def trained(one_thread):
     return {name: train_reversal_model(name) for name in TRAINED}
 
 
@@ -507,16 +501,7 @@ def test_bare_model_loads_from_the_generation_checkpoint(trained, saved):
 
 
 REMOTE_SCRIPT = f"""
-import sys
-
-sys.modules["hf_rnn"] = None  # `import hf_rnn` now raises ImportError although the package is installed
-try:
-    import hf_rnn  # noqa: F401
-except ImportError:
-    hf_rnn_blocked = True
-else:
-    hf_rnn_blocked = False
-
+{BLOCK_HF_RNN}
 import torch
 from transformers import AutoModelForSeq2SeqLM
 

@@ -43,7 +43,16 @@ def chunk_pairs(chunks: StreamChunks) -> list[tuple[int, int]]:
     return pairs
 
 
-def stateful_trainer(model, output_dir, bptt: int, train_text=None, eval_text=None, **overrides):
+def stateful_trainer(
+    model,
+    output_dir,
+    bptt: int,
+    train_text=None,
+    eval_text=None,
+    trainer_class=StatefulLMTrainer,
+    carry_state: bool = True,
+    **overrides,
+):
     """A `StatefulLMTrainer` with `STREAMS` streams, plain SGD at a constant rate, no clipping, no logging."""
     values = {
         "output_dir": str(output_dir),
@@ -62,10 +71,11 @@ def stateful_trainer(model, output_dir, bptt: int, train_text=None, eval_text=No
         "seed": 0,
     }
     values.update(overrides)
-    return StatefulLMTrainer(
+    return trainer_class(
         model=model,
         args=TrainingArguments(**values),
         bptt=bptt,
+        carry_state=carry_state,
         train_dataset=random_text() if train_text is None else train_text,
         eval_dataset=eval_text,
     )
@@ -183,6 +193,10 @@ def test_gradient_of_a_chunk_stops_at_its_start(tmp_path):
 class RecordingTrainer(StatefulLMTrainer):
     """Keeps the chunk index and logits of every training chunk."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.recorded = []
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         loss, outputs = super().compute_loss(model, inputs, True, num_items_in_batch)
         self.recorded.append((inputs[CHUNK_INDEX], outputs.logits.detach().clone()))
@@ -191,12 +205,9 @@ class RecordingTrainer(StatefulLMTrainer):
 
 def test_state_restarts_from_zero_at_each_epoch(tmp_path):
     model = seeded(RNNForCausalLM, tiny_config())
-    args = TrainingArguments(
-        output_dir=str(tmp_path), per_device_train_batch_size=STREAMS, num_train_epochs=2, learning_rate=0.0,
-        optim="sgd", use_cpu=True, report_to=[], save_strategy="no", logging_strategy="no", disable_tqdm=True,
-    )  # fmt: skip
-    trainer = RecordingTrainer(model=model, args=args, bptt=PAIRS // 2, train_dataset=random_text())
-    trainer.recorded = []
+    trainer = stateful_trainer(
+        model, tmp_path, PAIRS // 2, trainer_class=RecordingTrainer, num_train_epochs=2, learning_rate=0.0
+    )
     trainer.train()  # learning rate 0: both epochs run the same weights
 
     assert [index for index, _ in trainer.recorded] == [0, 1, 0, 1]
@@ -212,12 +223,10 @@ def test_state_restarts_from_zero_at_each_epoch(tmp_path):
 
 def test_without_carried_state_every_training_chunk_starts_from_zero(tmp_path):
     model = seeded(RNNForCausalLM, tiny_config())
-    args = TrainingArguments(
-        output_dir=str(tmp_path), per_device_train_batch_size=STREAMS, num_train_epochs=1, learning_rate=0.0,
-        optim="sgd", use_cpu=True, report_to=[], save_strategy="no", logging_strategy="no", disable_tqdm=True,
+    trainer = stateful_trainer(
+        model, tmp_path, PAIRS // 2, trainer_class=RecordingTrainer, carry_state=False, num_train_epochs=1,
+        learning_rate=0.0,
     )  # fmt: skip
-    trainer = RecordingTrainer(model=model, args=args, bptt=PAIRS // 2, carry_state=False, train_dataset=random_text())
-    trainer.recorded = []
     trainer.train()
 
     first, second = trainer.get_train_dataloader()

@@ -16,16 +16,11 @@ LETTERS = "abcdefghij"
 TEXTS = ["abc", "hgfe", "jjiab", "abcdefg", "ddb"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def folder(tmp_path_factory):
+def folder(tmp_path_factory, one_thread):
     tokenizer = train_tokenizer([LETTERS], kind="char")
     assert [tokenizer.convert_tokens_to_ids(c) for c in LETTERS] == list(range(4, 14))
     folder = tmp_path_factory.mktemp("translator")
