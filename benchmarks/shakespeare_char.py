@@ -185,10 +185,9 @@ def validation_losses(model_dir: Path, validation_file: Path) -> dict[str, float
     trainer = StatefulLMTrainer(model=model, args=arguments, bptt=bptt, eval_dataset=token_ids)
     carried = trainer.evaluate()["eval_loss"]
     blocks = token_ids[: len(token_ids) // bptt * bptt].view(-1, bptt)
-    with torch.no_grad():
-        losses = [model(input_ids=batch, labels=batch).loss for batch in blocks.split(streams)]
-    block_sizes = [len(batch) for batch in blocks.split(streams)]
-    from_zero = sum(loss.item() * size for loss, size in zip(losses, block_sizes)) / sum(block_sizes)
+    with torch.no_grad():  # every block predicts bptt - 1 characters: weigh each batch's mean by its blocks
+        summed = sum(model(input_ids=batch, labels=batch).loss.item() * len(batch) for batch in blocks.split(streams))
+    from_zero = summed / len(blocks)
     return {"carried": carried, "blocks": from_zero}
 
 
