@@ -1,4 +1,4 @@
-"""Model cards: a `README.md` with valid Hub metadata, rendered from the per-task templates in `model_cards/`.
+"""Model cards: a `README.md` with valid Hub metadata, rendered from the per-task templates in `hf_rnn/model_cards/`.
 
 ```python
 from hf_rnn.model_card import push_with_model_card, training_command, write_model_card
@@ -18,10 +18,8 @@ push_with_model_card(trainer, card)  # with TrainingArguments(push_to_hub=True, 
 ```
 
 The YAML front matter is built by `huggingface_hub.ModelCardData` (its `eval_results` become `model-index`), so it
-is the Hub's own format; `ModelCard.from_template` renders the Jinja body. The templates live in ONE place, the
-repository's top-level `model_cards/` folder, found next to the package (`hf_rnn/../model_cards`), which is where
-it is in a checkout and in an editable install. A wheel does not carry it: then pass `template_path=` or get a
-clear error naming the folder.
+is the Hub's own format; `ModelCard.from_template` renders the Jinja body. The templates are package data
+(`hf_rnn/model_cards/<task>.md`), so a wheel install carries them as an editable one does.
 """
 
 from __future__ import annotations
@@ -36,7 +34,7 @@ from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-MODEL_CARDS_DIR = Path(__file__).resolve().parent.parent / "model_cards"
+MODEL_CARDS_DIR = Path(__file__).resolve().parent / "model_cards"
 
 # task -> what the card says about it. `pipeline_tag` is a standard Hub tag; `pipeline_task` is the name to pass to
 # `transformers.pipeline()` (transformers 5.23 reserves "translation", so hf_rnn registers "hf-rnn-translation").
@@ -249,8 +247,8 @@ def _template_for(task: str) -> Path:
     path = MODEL_CARDS_DIR / f"{task}.md"
     if not MODEL_CARDS_DIR.is_dir():
         raise FileNotFoundError(
-            f"The model card templates folder {MODEL_CARDS_DIR} is missing: hf_rnn finds `model_cards/` next to the "
-            "package (a source checkout or `pip install -e .`). Install that way, or pass template_path=."
+            f"The model card templates folder hf_rnn/model_cards ({MODEL_CARDS_DIR}) is missing: it ships in the "
+            "package, so this install is incomplete. Reinstall hf_rnn, or pass template_path=."
         )
     if not path.is_file():
         raise FileNotFoundError(f"No model card template for task={task!r}: {path} is missing.")
