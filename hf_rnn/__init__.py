@@ -5,6 +5,8 @@ Importing the package registers the configs and every head with the Auto classes
 modeling code, so a saved folder loads with `trust_remote_code=True` where hf_rnn is not installed.
 """
 
+import importlib
+
 from transformers import (
     AutoConfig,
     AutoModel,
@@ -14,7 +16,7 @@ from transformers import (
     AutoModelForTokenClassification,
 )
 
-from .cache_rnn import RecurrentCache
+from .cache_rnn import CACHE_NAME, RecurrentCache, output_state
 from .configuration_rnn import CELL_TYPES, POOLING_TYPES, RNNConfig
 from .configuration_rnn_seq2seq import ATTENTION_TYPES, RNNSeq2SeqConfig
 from .modeling_rnn import (
@@ -57,8 +59,10 @@ def _register() -> None:
 
 _register()
 
-# hf_rnn.stateful imports transformers' Trainer (a second or more): it loads on first use, not with the models.
+# hf_rnn.stateful imports transformers' Trainer and hf_rnn.metrics imports evaluate (a second or more each): they
+# load on first use, not with the models.
 STATEFUL_NAMES = ("StatefulLMTrainer", "StreamChunks", "rank_streams", "split_into_streams", "token_stream")
+LAZY_SUBMODULES = ("metrics", "stateful")
 
 
 def __getattr__(name: str):
@@ -66,16 +70,20 @@ def __getattr__(name: str):
         from . import stateful
 
         return getattr(stateful, name)
+    if name in LAZY_SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
     "ATTENTION_TYPES",
+    "CACHE_NAME",
     "CELL_TYPES",
     "POOLING_TYPES",
     "TOKENIZER_KINDS",
     "RNNConfig",
     "RecurrentCache",
+    "output_state",
     "RNNPreTrainedModel",
     "RNNModel",
     "RNNForCausalLM",
