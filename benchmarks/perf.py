@@ -403,7 +403,7 @@ class HFLMLoop:
         self.optimizer.zero_grad(set_to_none=True)
         with autocast(inputs.device, self.autocast_dtype):
             # shift_labels: the targets are already the next tokens (the window is shifted by the data, not here).
-            output = self.model(inputs, past_key_values=self.cache, use_cache=True, labels=targets,
+            output = self.model(inputs, cache=self.cache, use_cache=True, labels=targets,
                                 shift_labels=targets)
         output.loss.backward()
         nn.utils.clip_grad_norm_(self.model.parameters(), 0.25)
@@ -543,7 +543,7 @@ def lm_eval_loss(model: RNNForCausalLM, batches: LMBatches) -> float:
     total = 0.0
     for index in range(batches.num_batches):
         inputs, targets = batches[index]
-        logits = model(inputs, past_key_values=cache, use_cache=True).logits
+        logits = model(inputs, cache=cache, use_cache=True).logits
         total += float(F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1)))
     model.train()
     return total / batches.num_batches

@@ -6,8 +6,16 @@ batch-first, `(batch, num_directions, size)`, so the inherited `reorder_cache` (
 dim 0 as it does for every other cache.
 """
 
+import dataclasses
+
 import torch
 from transformers.cache_utils import Cache, LinearAttentionLayer
+from transformers.modeling_outputs import BaseModelOutputWithPast
+
+# transformers 5.24 renamed the state's argument and output field from `past_key_values` to `cache`: generate() passes
+# it under that name and reads it back from that output field. The bundle runs under whatever transformers the
+# downloading user has, so the name is read off the installed release, here and nowhere else.
+CACHE_NAME = "cache" if "cache" in {f.name for f in dataclasses.fields(BaseModelOutputWithPast)} else "past_key_values"
 
 
 class RecurrentStateLayer(LinearAttentionLayer):
@@ -89,4 +97,34 @@ class RecurrentCache(Cache):
         return self
 
 
-__all__ = ["RecurrentCache", "RecurrentStateLayer"]
+def state_argument(
+    cache: Cache | None, past_key_values: Cache | None, expected: type | None = None
+) -> Cache | None:
+    """
+    The recurrent state a forward was given under either name (`cache`, or `past_key_values` as before 5.24), or
+    None. Both at once, or a cache of another kind (a `DynamicCache` holds attention keys, not a recurrent state),
+    is an error: a state silently dropped would make generation restart from zero.
+    """
+    if cache is not None and past_key_values is not None:
+        raise ValueError("Pass the recurrent state as `cache` or as `past_key_values`, not both.")
+    state = past_key_values if cache is None else cache
+    expected = expected or RecurrentCache
+    if state is not None and not isinstance(state, expected):
+        raise TypeError(
+            f"cache must be a {expected.__name__} (what this model returns with use_cache=True), or None; got "
+            f"{type(state).__name__}."
+        )
+    return state
+
+
+def state_output(state: Cache | None) -> dict:
+    """The output field that holds the state, under the installed transformers' name: `Output(**state_output(s))`."""
+    return {CACHE_NAME: state}
+
+
+def output_state(output) -> Cache | None:
+    """The recurrent state in a model output, whatever the installed transformers calls its field."""
+    return getattr(output, CACHE_NAME)
+
+
+__all__ = ["CACHE_NAME", "RecurrentCache", "RecurrentStateLayer", "output_state", "state_argument", "state_output"]

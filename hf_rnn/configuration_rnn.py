@@ -47,7 +47,7 @@ class RNNConfig(PreTrainedConfig):
 
     model_type = "hf_rnn"
     attribute_map = {"num_layers": "num_hidden_layers"}
-    keys_to_ignore_at_inference = ["past_key_values"]
+    keys_to_ignore_at_inference = ["cache", "past_key_values"]  # the state: "cache" from transformers 5.24
 
     vocab_size: int = 10000
     cell: str = "lstm"

@@ -49,7 +49,7 @@ class RNNSeq2SeqConfig(PreTrainedConfig):
     """
 
     model_type = "hf_rnn_seq2seq"
-    keys_to_ignore_at_inference = ["past_key_values", "encoder_last_hidden_state"]
+    keys_to_ignore_at_inference = ["cache", "past_key_values", "encoder_last_hidden_state"]
 
     is_encoder_decoder: bool = True
     vocab_size: int = 10000

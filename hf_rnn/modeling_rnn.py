@@ -23,7 +23,7 @@ from transformers.modeling_outputs import (
 )
 from transformers.utils import can_return_tuple
 
-from .cache_rnn import RecurrentCache
+from .cache_rnn import RecurrentCache, output_state, state_argument, state_output
 from .configuration_rnn import RNNConfig
 
 # The cell is a config string mapped to the fused torch module, as in PyTorch's word-language-model example.
@@ -307,21 +307,24 @@ class RNNModel(RNNPreTrainedModel):
         past_key_values: RecurrentCache | None = None,
         use_cache: bool | None = None,
         output_hidden_states: bool | None = None,
-        **kwargs,
+        cache: RecurrentCache | None = None,
     ) -> BaseModelOutputWithPast:
         """
         Args:
             input_ids: `(batch, time)` token ids.
-            attention_mask: `(batch, time)` or, when continuing from `past_key_values`, `(batch, past + time)`
+            attention_mask: `(batch, time)` or, when continuing from a cache, `(batch, past + time)`
                 (as generate() passes it); 0 marks padding on any side.
             inputs_embeds: `(batch, time, embedding_size)`, instead of `input_ids`.
-            past_key_values: a `RecurrentCache` to continue from; updated in place.
-            use_cache: return the final state as `past_key_values` (default: `config.use_cache` in eval mode).
+            cache (or `past_key_values`, its name before transformers 5.24): a `RecurrentCache` to continue from;
+                updated in place.
+            use_cache: return the final state (default: `config.use_cache` in eval mode).
 
         Returns:
-            `last_hidden_state` `(batch, time, num_directions * output_size)`, `past_key_values`, and
-            `hidden_states` (embeddings, then each layer) if `output_hidden_states`.
+            `last_hidden_state` `(batch, time, num_directions * output_size)`, the state as `cache` (transformers
+            >= 5.24) or `past_key_values` (see `output_state`), and `hidden_states` (embeddings, then each layer) if
+            `output_hidden_states`.
         """
+        past_key_values = state_argument(cache, past_key_values)
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
         if input_ids is not None:
@@ -337,7 +340,7 @@ class RNNModel(RNNPreTrainedModel):
 
         if past_key_values is not None and past_key_values.get_seq_length() > 0 and self.config.bidirectional:
             raise ValueError(
-                "past_key_values cannot be continued by a bidirectional stack (config.bidirectional=True): "
+                "A cache cannot be continued by a bidirectional stack (config.bidirectional=True): "
                 "its backward direction needs the whole sequence."
             )
         if use_cache and past_key_values is None:
@@ -355,8 +358,8 @@ class RNNModel(RNNPreTrainedModel):
             past_key_values.seen_tokens += time_steps
         return BaseModelOutputWithPast(
             last_hidden_state=last_hidden_state,
-            past_key_values=past_key_values if use_cache else None,
             hidden_states=all_hidden_states,
+            **state_output(past_key_values if use_cache else None),
         )
 
     def drop_word_types(self, inputs_embeds: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
@@ -380,6 +383,15 @@ class RNNModel(RNNPreTrainedModel):
             )
         # generate() passes the mask of the whole sequence; the cached state already covers the past columns.
         return attention_mask[:, -time_steps:]
+
+
+def reject_unknown_kwargs(kwargs: dict, allowed: tuple[str, ...]) -> None:
+    """A misspelt keyword must fail, not vanish: an ignored state or label argument would silently change results."""
+    unknown = sorted(set(kwargs) - set(allowed))
+    if unknown:
+        raise TypeError(
+            f"forward() got unexpected keyword arguments {unknown}; besides its parameters it accepts {list(allowed)}."
+        )
 
 
 def activation_penalty(
@@ -432,6 +444,8 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
     """Recurrent language model: next-token logits, generation with the recurrent state as the cache."""
 
     _tied_weights_keys = {"lm_head.weight": "model.embed_tokens.weight"}
+    # Trainer passes `num_items_in_batch`, so gradient accumulation weighs every token as one large batch would.
+    accepts_loss_kwargs = True
 
     def __init__(self, config: RNNConfig):
         if config.bidirectional:
@@ -472,19 +486,25 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
         use_cache: bool | None = None,
         output_hidden_states: bool | None = None,
         logits_to_keep: int | torch.Tensor = 0,
-        **kwargs,
+        cache: RecurrentCache | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
+        **loss_kwargs,
     ) -> CausalLMOutputWithPast:
         """
-        `labels` `(batch, time)` are the input ids themselves (shifted inside; -100 is ignored). `logits_to_keep`
-        computes logits for the last N positions only (0 = all). Extra kwargs such as `num_items_in_batch` (from
-        `Trainer`) reach the loss, so gradient accumulation weighs every token equally. In training, the loss also
-        holds the AR and TAR penalties of the config (see `activation_penalty`).
+        `labels` `(batch, time)` are the input ids themselves (shifted inside; -100 is ignored). The one loss keyword
+        accepted is `shift_labels`, the targets already shifted (stateful training: they cross the chunk boundary);
+        it is not a named parameter because `Trainer` takes every parameter named `*label*` for a required label.
+        `logits_to_keep` computes logits for the last N positions only (0 = all). `num_items_in_batch` (from
+        `Trainer`) divides the summed loss, so gradient accumulation weighs every token equally. In training, the
+        loss also holds the AR and TAR penalties of the config (see `activation_penalty`). The state is `cache`
+        (`past_key_values` before transformers 5.24), as in `RNNModel`.
         """
+        reject_unknown_kwargs(loss_kwargs, allowed=("shift_labels",))
         outputs = self.model(
             input_ids=input_ids,
             attention_mask=attention_mask,
             inputs_embeds=inputs_embeds,
-            past_key_values=past_key_values,
+            cache=state_argument(cache, past_key_values),
             use_cache=use_cache,
             output_hidden_states=output_hidden_states,
         )
@@ -498,19 +518,22 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
         logits = self.lm_head(kept)
         loss = None
         if labels is not None:
-            loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.vocab_size, **kwargs)
+            loss = self.loss_function(
+                logits=logits,
+                labels=labels,
+                vocab_size=self.config.vocab_size,
+                num_items_in_batch=num_items_in_batch,
+                **loss_kwargs,
+            )
             if self.training and (
                 self.config.activation_regularization or self.config.temporal_activation_regularization
             ):
                 mask = self.model._mask_for_new_tokens(attention_mask, *hidden_states.shape[:2])
                 loss = loss + activation_penalty(
-                    self.config, hidden_states, dropped_hidden_states, mask, kwargs.get("num_items_in_batch")
+                    self.config, hidden_states, dropped_hidden_states, mask, num_items_in_batch
                 )
         return CausalLMOutputWithPast(
-            loss=loss,
-            logits=logits,
-            past_key_values=outputs.past_key_values,
-            hidden_states=outputs.hidden_states,
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, **state_output(output_state(outputs))
         )
 
 
@@ -564,9 +587,12 @@ class RNNForSequenceClassification(RNNPreTrainedModel):
         inputs_embeds: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         output_hidden_states: bool | None = None,
-        **kwargs,
+        num_items_in_batch: torch.Tensor | int | None = None,
     ) -> SequenceClassifierOutput:
-        """`labels`: `(batch,)` class ids, `(batch, num_labels)` floats for multi-label, or floats for regression."""
+        """
+        `labels`: `(batch,)` class ids, `(batch, num_labels)` floats for multi-label, or floats for regression.
+        The loss is a per-batch mean; `num_items_in_batch` is accepted (Trainer's loss keyword) and does not scale it.
+        """
         outputs = self.model(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -587,6 +613,9 @@ class RNNForSequenceClassification(RNNPreTrainedModel):
 class RNNForTokenClassification(RNNPreTrainedModel):
     """Tagging head: one `num_labels` distribution per token."""
 
+    # Trainer passes `num_items_in_batch`, so gradient accumulation weighs every token as one large batch would.
+    accepts_loss_kwargs = True
+
     def __init__(self, config: RNNConfig):
         super().__init__(config)
         self.num_labels = config.num_labels
@@ -603,7 +632,7 @@ class RNNForTokenClassification(RNNPreTrainedModel):
         inputs_embeds: torch.Tensor | None = None,
         labels: torch.LongTensor | None = None,
         output_hidden_states: bool | None = None,
-        **kwargs,
+        num_items_in_batch: torch.Tensor | int | None = None,
     ) -> TokenClassifierOutput:
         """`labels`: `(batch, time)` tag ids, -100 where no tag is scored (padding, continuation sub-words)."""
         outputs = self.model(
@@ -616,7 +645,7 @@ class RNNForTokenClassification(RNNPreTrainedModel):
         logits = self.classifier(self.output_dropout(outputs.last_hidden_state))
         loss = None
         if labels is not None:
-            loss = self.loss_function(logits, labels, self.config, **kwargs)
+            loss = self.loss_function(logits, labels, self.config, num_items_in_batch=num_items_in_batch)
         return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
 
 

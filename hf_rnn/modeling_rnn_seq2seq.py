@@ -24,7 +24,7 @@ from transformers.generation import GenerationMixin
 from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput, Seq2SeqModelOutput
 from transformers.utils import can_return_tuple
 
-from .cache_rnn import RecurrentCache, RecurrentStateLayer
+from .cache_rnn import RecurrentCache, RecurrentStateLayer, output_state, state_argument, state_output
 from .configuration_rnn_seq2seq import RNNSeq2SeqConfig
 from .modeling_rnn import RNNPreTrainedModel, RNNStack
 
@@ -148,13 +148,14 @@ class RNNSeq2SeqEncoder(nn.Module):
         inputs_embeds: torch.Tensor | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
-        **kwargs,
+        output_attentions: bool | None = None,
     ) -> RNNEncoderOutput | tuple:
         """
         Args:
             input_ids: `(batch, src_len)` source ids; or `inputs_embeds` `(batch, src_len, embedding_size)`.
             attention_mask: `(batch, src_len)`, 0 at padding (either side); padding changes no output.
-            kwargs: the rest of generate()'s model kwargs, ignored.
+            output_attentions: accepted because generate() always passes it; the encoder has no attention (the
+                decoder's attention weights come back as `cross_attentions`).
         """
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of input_ids or inputs_embeds to the encoder.")
@@ -339,23 +340,25 @@ class RNNSeq2SeqModel(RNNSeq2SeqPreTrainedModel):
         use_cache: bool | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
-        **kwargs,
+        cache: AttentionDecoderCache | None = None,
     ) -> Seq2SeqModelOutput:
         """
         Args:
             input_ids, attention_mask: `(batch, src_len)` source ids and mask (0 at padding, any side). Not needed
                 when `encoder_outputs` are given (generate() passes both the outputs and the source mask).
             decoder_input_ids: `(batch, tgt_len)` target ids starting with `decoder_start_token_id`; when continuing
-                from `past_key_values`, only the new ids.
+                from a cache, only the new ids.
             decoder_attention_mask: `(batch, tgt_len)` or, when continuing, `(batch, past + tgt_len)`.
             encoder_outputs: an `RNNEncoderOutput` (or its tuple form), instead of running the encoder again.
-            past_key_values: an `AttentionDecoderCache` to continue from; updated in place.
-            use_cache: return the decoder state as `past_key_values` (default: `config.use_cache` in eval mode).
+            cache (or `past_key_values`, its name before transformers 5.24): an `AttentionDecoderCache` to continue
+                from; updated in place.
+            use_cache: return the decoder state (default: `config.use_cache` in eval mode).
             output_attentions: return the attention weights `(batch, tgt_len, src_len)` as `cross_attentions`.
 
         Returns:
             `last_hidden_state` `(batch, tgt_len, decoder_hidden_size)`: the attentional vectors.
         """
+        past_key_values = state_argument(cache, past_key_values, AttentionDecoderCache)
         if use_cache is None:
             use_cache = self.config.use_cache and not self.training
         if encoder_outputs is None:
@@ -405,10 +408,10 @@ class RNNSeq2SeqModel(RNNSeq2SeqPreTrainedModel):
         )
         return Seq2SeqModelOutput(
             last_hidden_state=attentional,
-            past_key_values=cache if use_cache else None,
             cross_attentions=(weights,) if output_attentions else None,
             encoder_last_hidden_state=encoder_states,
             encoder_hidden_states=encoder_outputs.hidden_states,
+            **state_output(cache if use_cache else None),
         )
 
 
@@ -416,6 +419,8 @@ class RNNSeq2SeqForConditionalGeneration(RNNSeq2SeqPreTrainedModel, GenerationMi
     """Translation head: target-token logits from the attentional vectors; `generate()` with the decoder cache."""
 
     _tied_weights_keys = {"lm_head.weight": "model.decoder.embed_tokens.weight"}
+    # Trainer passes `num_items_in_batch`, so gradient accumulation weighs every token as one large batch would.
+    accepts_loss_kwargs = True
 
     def __init__(self, config: RNNSeq2SeqConfig):
         super().__init__(config)
@@ -470,13 +475,14 @@ class RNNSeq2SeqForConditionalGeneration(RNNSeq2SeqPreTrainedModel, GenerationMi
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         num_items_in_batch: torch.Tensor | int | None = None,
-        **kwargs,
+        cache: AttentionDecoderCache | None = None,
     ) -> Seq2SeqLMOutput:
         """
         `labels` `(batch, tgt_len)`: the target ids to predict at each position (-100 is ignored), NOT shifted:
         without `decoder_input_ids`, the decoder reads `labels` shifted right behind `decoder_start_token_id`.
         The loss is the summed cross-entropy divided by `num_items_in_batch` when given (Trainer passes it, so
-        gradient accumulation weighs every target token equally), else the mean over scored tokens.
+        gradient accumulation weighs every target token equally), else the mean over scored tokens. The decoder
+        state is `cache` (`past_key_values` before transformers 5.24), as in `RNNSeq2SeqModel`.
         """
         if labels is not None and decoder_input_ids is None and decoder_inputs_embeds is None:
             decoder_input_ids = self.prepare_decoder_input_ids_from_labels(labels)
@@ -486,7 +492,7 @@ class RNNSeq2SeqForConditionalGeneration(RNNSeq2SeqPreTrainedModel, GenerationMi
             decoder_input_ids=decoder_input_ids,
             decoder_attention_mask=decoder_attention_mask,
             encoder_outputs=encoder_outputs,
-            past_key_values=past_key_values,
+            cache=state_argument(cache, past_key_values, AttentionDecoderCache),
             inputs_embeds=inputs_embeds,
             decoder_inputs_embeds=decoder_inputs_embeds,
             use_cache=use_cache,
@@ -508,10 +514,10 @@ class RNNSeq2SeqForConditionalGeneration(RNNSeq2SeqPreTrainedModel, GenerationMi
         return Seq2SeqLMOutput(
             loss=loss,
             logits=logits,
-            past_key_values=outputs.past_key_values,
             cross_attentions=outputs.cross_attentions,
             encoder_last_hidden_state=outputs.encoder_last_hidden_state,
             encoder_hidden_states=outputs.encoder_hidden_states,
+            **state_output(output_state(outputs)),
         )
 
 

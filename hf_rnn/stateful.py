@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader, Dataset
 from transformers import Trainer
 from transformers.trainer_utils import EvalLoopOutput
 
-from .cache_rnn import RecurrentCache
+from .cache_rnn import RecurrentCache, output_state
 
 # The batch key holding a chunk's position k in its streams; chunk 0 starts from a zero state.
 CHUNK_INDEX = "chunk_index"
@@ -221,15 +221,15 @@ class StatefulLMTrainer(Trainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         """The loss of one training chunk, continuing from `carried_state` (zero at chunk 0), which it updates."""
         inputs = dict(inputs)
-        past_key_values = self.carried_state if inputs.pop(CHUNK_INDEX) > 0 and self.carry_state else None
+        state = self.carried_state if inputs.pop(CHUNK_INDEX) > 0 and self.carry_state else None
         loss, outputs = super().compute_loss(
             model,
-            {**inputs, "past_key_values": past_key_values, "use_cache": True},
+            {**inputs, "cache": state, "use_cache": True},
             return_outputs=True,
             num_items_in_batch=num_items_in_batch,
         )
         # Detaching replaces the stored tensors; the graph of this chunk keeps its own, for backward.
-        self.carried_state = outputs.past_key_values.detach_()
+        self.carried_state = output_state(outputs).detach_()
         return (loss, outputs) if return_outputs else loss
 
     def evaluation_loop(
@@ -247,10 +247,10 @@ class StatefulLMTrainer(Trainer):
                 with self.compute_loss_context_manager():
                     outputs = model(
                         input_ids=inputs["input_ids"],
-                        past_key_values=state if inputs[CHUNK_INDEX] > 0 else None,
+                        cache=state if inputs[CHUNK_INDEX] > 0 else None,
                         use_cache=True,
                     )
-                state = outputs.past_key_values
+                state = output_state(outputs)
                 targets = inputs["shift_labels"]
                 summed[0] += F.cross_entropy(
                     outputs.logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100, reduction="sum"

@@ -4,7 +4,7 @@ import pytest
 import torch
 from conftest import seeded, tiny_config
 
-from hf_rnn import RecurrentCache, RNNForCausalLM, RNNModel
+from hf_rnn import CACHE_NAME, RecurrentCache, RNNForCausalLM, RNNModel, output_state
 
 NEW_TOKENS = 12
 
@@ -41,10 +41,10 @@ def test_cached_step_logits_equal_full_sequence_logits(cell):
         out = model(ids[:, :2], use_cache=True)
         stepwise = [out.logits]
         for t in range(2, ids.shape[1]):
-            out = model(ids[:, t : t + 1], past_key_values=out.past_key_values)
+            out = model(ids[:, t : t + 1], cache=output_state(out))
             stepwise.append(out.logits)
     torch.testing.assert_close(torch.cat(stepwise, dim=1), full, atol=1e-6, rtol=0)
-    assert out.past_key_values.get_seq_length() == ids.shape[1]
+    assert output_state(out).get_seq_length() == ids.shape[1]
 
 
 def test_cached_beam_search_equals_uncached_beam_search(cell):
@@ -89,8 +89,8 @@ def test_generate_continues_from_a_returned_cache():
     prompt = torch.tensor([[3, 14, 15, 9, 26]])
     with torch.no_grad():
         reference = model.generate(prompt, max_new_tokens=NEW_TOKENS, do_sample=False)
-        cache = model(prompt[:, :-1], use_cache=True).past_key_values
-        continued = model.generate(prompt, past_key_values=cache, max_new_tokens=NEW_TOKENS, do_sample=False)
+        cache = output_state(model(prompt[:, :-1], use_cache=True))
+        continued = model.generate(prompt, **{CACHE_NAME: cache}, max_new_tokens=NEW_TOKENS, do_sample=False)
     assert torch.equal(continued, reference)
 
 
@@ -108,7 +108,7 @@ def test_generation_runs_one_new_token_per_step():
 def test_cache_holds_one_state_per_layer_in_batch_first_layout():
     model = lm("lstm", num_hidden_layers=3)
     with torch.no_grad():
-        cache = model(torch.tensor([[1, 2, 3], [4, 5, 6]]), use_cache=True).past_key_values
+        cache = output_state(model(torch.tensor([[1, 2, 3], [4, 5, 6]]), use_cache=True))
     assert isinstance(cache, RecurrentCache)
     assert len(cache.layers) == 3
     h, c = cache.get_layer_state(0)
@@ -118,12 +118,57 @@ def test_cache_holds_one_state_per_layer_in_batch_first_layout():
 
 def test_bidirectional_stack_refuses_to_continue_a_cache():
     model = seeded(RNNModel, tiny_config("gru", bidirectional=True))
-    cache = model(torch.tensor([[1, 2, 3]]), use_cache=True).past_key_values
+    cache = output_state(model(torch.tensor([[1, 2, 3]]), use_cache=True))
     with pytest.raises(ValueError, match="bidirectional"):
-        model(torch.tensor([[4]]), past_key_values=cache)
+        model(torch.tensor([[4]]), cache=cache)
 
 
 def test_assisted_generation_is_refused_for_a_stateful_model():
     model = lm("lstm")
     with pytest.raises(ValueError, match="stateful"):
         model.generate(torch.tensor([[1, 2]]), assistant_model=lm("lstm"), max_new_tokens=2)
+
+
+@pytest.mark.parametrize("head", ["causal_lm", "bare"])
+def test_state_is_accepted_under_both_names_and_returned_under_the_installed_one(head):
+    """`cache` (transformers >= 5.24) and `past_key_values` (before) are the same argument on every release."""
+    model = lm("lstm") if head == "causal_lm" else seeded(RNNModel, tiny_config("lstm"))
+    ids = torch.tensor([[4, 8, 15, 16]])
+    with torch.no_grad():
+        full = model(ids).last_hidden_state if head == "bare" else model(ids).logits
+        continued = {}
+        for name in ("cache", "past_key_values"):
+            first = model(ids[:, :2], use_cache=True)
+            assert CACHE_NAME in first.keys()  # the field generate() reads back
+            out = model(ids[:, 2:], **{name: output_state(first)})
+            continued[name] = out.last_hidden_state if head == "bare" else out.logits
+    for name in continued:
+        torch.testing.assert_close(continued[name], full[:, 2:], atol=1e-6, rtol=0)
+
+
+def test_state_under_both_names_at_once_is_an_error():
+    model = lm("gru")
+    with torch.no_grad():
+        cache = output_state(model(torch.tensor([[1, 2]]), use_cache=True))
+        with pytest.raises(ValueError, match="cache.*past_key_values"):
+            model(torch.tensor([[3]]), cache=cache, past_key_values=cache)
+
+
+@pytest.mark.parametrize("misspelt", ["past_key_value", "caches", "attention_masks"])
+def test_a_misspelt_keyword_is_an_error_not_ignored(misspelt):
+    """An ignored state argument would restart from a zero state and silently change the text."""
+    model = lm("lstm")
+    with torch.no_grad():
+        cache = output_state(model(torch.tensor([[1, 2]]), use_cache=True))
+        with pytest.raises(TypeError, match=misspelt):
+            model(torch.tensor([[3]]), **{misspelt: cache})
+        with pytest.raises((TypeError, ValueError), match=misspelt):
+            model.generate(torch.tensor([[1, 2]]), max_new_tokens=2, **{misspelt: cache})
+
+
+def test_a_cache_of_another_kind_is_an_error():
+    from transformers import DynamicCache
+
+    model = lm("lstm")
+    with pytest.raises(TypeError, match="RecurrentCache"):
+        model(torch.tensor([[3]]), cache=DynamicCache())

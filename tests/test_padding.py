@@ -13,6 +13,7 @@ from hf_rnn import (
     RNNForSequenceClassification,
     RNNForTokenClassification,
     RNNModel,
+    output_state,
 )
 
 TOLERANCE = 1e-5
@@ -106,8 +107,8 @@ def test_padding_does_not_change_final_state_or_hidden_states(cell):
                     padded.hidden_states[layer + 1][row, spans[row]], alone.hidden_states[layer + 1][0]
                 )
                 for mine, reference in zip(
-                    padded.past_key_values.layers[layer].recurrent_states.values(),
-                    alone.past_key_values.layers[layer].recurrent_states.values(),
+                    output_state(padded).layers[layer].recurrent_states.values(),
+                    output_state(alone).layers[layer].recurrent_states.values(),
                 ):
                     torch.testing.assert_close(mine[row], reference[0])
 
@@ -126,13 +127,13 @@ def test_all_padding_row_keeps_its_state(cell):
     model = model_for(RNNForCausalLM, cell)
     with torch.no_grad():
         first = model(torch.tensor([[3, 4, 5], [6, 7, 8]]), use_cache=True)
-        before = [s.clone() for layer in first.past_key_values.layers for s in layer.recurrent_states.values()]
+        before = [s.clone() for layer in output_state(first).layers for s in layer.recurrent_states.values()]
         step = model(
             torch.tensor([[9], [0]]),
             attention_mask=torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]]),
-            past_key_values=first.past_key_values,
+            cache=output_state(first),
         )
-        after = [s for layer in step.past_key_values.layers for s in layer.recurrent_states.values()]
+        after = [s for layer in output_state(step).layers for s in layer.recurrent_states.values()]
     for old, new in zip(before, after):
         torch.testing.assert_close(new[1], old[1], atol=0, rtol=0)
         assert not torch.allclose(new[0], old[0])

@@ -21,7 +21,7 @@ from transformers import (
 )
 
 import hf_rnn
-from hf_rnn import RNNForCausalLM, RNNForSequenceClassification, RNNForTokenClassification, RNNModel
+from hf_rnn import RNNForCausalLM, RNNForSequenceClassification, RNNForTokenClassification, RNNModel, output_state
 
 PACKAGE_DIR = Path(hf_rnn.__file__).parent
 BUNDLE_FILES = ("configuration_rnn.py", "modeling_rnn.py", "cache_rnn.py")
@@ -86,8 +86,9 @@ with torch.no_grad():
     results["lm_logits"] = lm(input_ids[1:]).logits
     results["lm_logits_padded"] = lm(input_ids, attention_mask=attention_mask).logits
     out = lm(input_ids[1:, :4], use_cache=True)
-    results["lm_cache_module"] = type(out.past_key_values).__module__
-    results["lm_logits_continued"] = lm(input_ids[1:, 4:], past_key_values=out.past_key_values).logits
+    out_state = out["cache"] if "cache" in out.keys() else out["past_key_values"]  # 5.24 renamed it
+    results["lm_cache_module"] = type(out_state).__module__
+    results["lm_logits_continued"] = lm(input_ids[1:, 4:], cache=out_state).logits
     results["lm_greedy"] = lm.generate(
         input_ids, attention_mask=attention_mask, max_new_tokens={MAX_NEW_TOKENS}, do_sample=False
     )
@@ -132,7 +133,7 @@ def reference_outputs(models: dict) -> dict:
         reference = {
             "lm_logits": lm(input_ids[1:]).logits,
             "lm_logits_padded": lm(input_ids, attention_mask=attention_mask).logits,
-            "lm_logits_continued": lm(input_ids[1:, 4:], past_key_values=out.past_key_values).logits,
+            "lm_logits_continued": lm(input_ids[1:, 4:], cache=output_state(out)).logits,
             "lm_greedy": lm.generate(
                 input_ids, attention_mask=attention_mask, max_new_tokens=MAX_NEW_TOKENS, do_sample=False
             ),

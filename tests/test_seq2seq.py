@@ -27,7 +27,13 @@ from transformers import (
 )
 
 import hf_rnn
-from hf_rnn import AttentionDecoderCache, RNNSeq2SeqConfig, RNNSeq2SeqForConditionalGeneration, RNNSeq2SeqModel
+from hf_rnn import (
+    AttentionDecoderCache,
+    RNNSeq2SeqConfig,
+    RNNSeq2SeqForConditionalGeneration,
+    RNNSeq2SeqModel,
+    output_state,
+)
 
 PACKAGE_DIR = Path(hf_rnn.__file__).parent
 BUNDLE_FILES = ("configuration_rnn.py", "configuration_rnn_seq2seq.py", "modeling_rnn.py", "cache_rnn.py")
@@ -224,11 +230,11 @@ def test_teacher_forced_logits_equal_step_by_step_cached_logits(cell, attention,
                 encoder_outputs=encoder_outputs,
                 attention_mask=batch["attention_mask"],
                 decoder_input_ids=targets[:, start:stop],
-                past_key_values=out.past_key_values,
+                cache=output_state(out),
             )
             pieces.append(out.logits)
     torch.testing.assert_close(torch.cat(pieces, dim=1), full, atol=1e-6, rtol=0)
-    assert out.past_key_values.get_seq_length() == targets.shape[1]
+    assert output_state(out).get_seq_length() == targets.shape[1]
 
 
 @pytest.mark.parametrize(("cell", "attention", "input_feeding"), RANDOM_VARIANTS, ids=VARIANT_IDS)
@@ -354,7 +360,7 @@ def test_decoder_cache_holds_each_layer_then_the_input_feed_and_attention_keys_b
     model = random_model("lstm", "bahdanau", True)
     batch = pad_sources(SOURCES[:2], "left")
     with torch.no_grad():
-        cache = model(**batch, decoder_input_ids=torch.tensor([[BOS, 5], [BOS, 6]]), use_cache=True).past_key_values
+        cache = output_state(model(**batch, decoder_input_ids=torch.tensor([[BOS, 5], [BOS, 6]]), use_cache=True))
     assert isinstance(cache, AttentionDecoderCache)
     assert len(cache.layers) == model.config.decoder_layers + 1
     h, c = cache.get_layer_state(0)
@@ -375,7 +381,7 @@ def test_decoder_cache_holds_each_layer_then_the_input_feed_and_attention_keys_b
 def test_luong_cache_without_input_feeding_stores_no_attention_memory():
     model = random_model("gru", "luong_general", False)
     with torch.no_grad():
-        cache = model(**pad_sources(SOURCES[:2]), decoder_input_ids=torch.tensor([[BOS], [BOS]])).past_key_values
+        cache = output_state(model(**pad_sources(SOURCES[:2]), decoder_input_ids=torch.tensor([[BOS], [BOS]])))
     assert cache.get_memory(cache.INPUT_FEED) is None and cache.get_memory(cache.KEYS) is None
 
 
@@ -516,7 +522,7 @@ for name in {list(TRAINED)!r}:
         out = model(**batch, decoder_input_ids=torch.tensor([[{BOS}, 5, 6, 7]] * len(input_ids)), use_cache=True)
         results[name] = {{
             "model_module": type(model).__module__,
-            "cache_module": type(out.past_key_values).__module__,
+            "cache_module": type(out["cache"] if "cache" in out.keys() else out["past_key_values"]).__module__,
             "training": model.training,
             "logits": out.logits,
             "greedy": model.generate(**batch, max_new_tokens={NEW_TOKENS}),

@@ -19,7 +19,15 @@ import torch.nn.functional as F
 from conftest import VOCAB_SIZE, seeded, tiny_config
 from transformers import TrainingArguments
 
-from hf_rnn import RecurrentCache, RNNForCausalLM, StatefulLMTrainer, StreamChunks, rank_streams, split_into_streams
+from hf_rnn import (
+    RecurrentCache,
+    RNNForCausalLM,
+    StatefulLMTrainer,
+    StreamChunks,
+    output_state,
+    rank_streams,
+    split_into_streams,
+)
 from hf_rnn.stateful import CHUNK_INDEX
 
 STREAMS = 3  # batch rows
@@ -91,7 +99,7 @@ def run_chunks_in_order(model, chunks: list[dict]) -> RecurrentCache:
     cache = None
     with torch.no_grad():
         for batch in chunks:
-            cache = model(input_ids=batch["input_ids"], past_key_values=cache, use_cache=True).past_key_values
+            cache = output_state(model(input_ids=batch["input_ids"], cache=cache, use_cache=True))
     return cache
 
 
@@ -177,7 +185,7 @@ def test_gradient_of_a_chunk_stops_at_its_start(tmp_path):
     start = run_chunks_in_order(model, [first])
     model(
         input_ids=second["input_ids"], labels=second["labels"], shift_labels=second["shift_labels"],
-        past_key_values=start, use_cache=True,
+        cache=start, use_cache=True,
     ).loss.backward()  # fmt: skip
     for name, p in model.named_parameters():
         torch.testing.assert_close(truncated[name], p.grad, atol=1e-6, rtol=0, msg=lambda m, n=name: f"{n}: {m}")
@@ -217,7 +225,7 @@ def test_state_restarts_from_zero_at_each_epoch(tmp_path):
     # Not vacuous: the first chunk continuing the state that epoch 1 ended with gives other logits.
     first, second = trainer.get_train_dataloader()
     carried = run_chunks_in_order(model, [first, second])
-    continued = model(input_ids=first["input_ids"], past_key_values=carried, use_cache=True).logits
+    continued = model(input_ids=first["input_ids"], cache=carried, use_cache=True).logits
     assert (continued - epoch1_first).abs().max() > 1e-3
 
 
@@ -234,7 +242,7 @@ def test_without_carried_state_every_training_chunk_starts_from_zero(tmp_path):
     with torch.no_grad():
         from_zero = model(input_ids=second["input_ids"]).logits
         carried = run_chunks_in_order(model, [first])
-        continued = model(input_ids=second["input_ids"], past_key_values=carried, use_cache=True).logits
+        continued = model(input_ids=second["input_ids"], cache=carried, use_cache=True).logits
     torch.testing.assert_close(recorded_second, from_zero, atol=1e-6, rtol=0)
     assert (recorded_second - continued).abs().max() > 1e-3  # carrying would have given these
 
@@ -253,7 +261,7 @@ def test_gradient_accumulation_continues_the_streams_micro_batch_after_micro_bat
     # The update is minus the gradient of the mean loss over both micro-batches, each from its detached start.
     start = run_chunks_in_order(initial, chunks[:1])
     first = initial(input_ids=chunks[0]["input_ids"], use_cache=True).logits
-    second = initial(input_ids=chunks[1]["input_ids"], past_key_values=start, use_cache=True).logits
+    second = initial(input_ids=chunks[1]["input_ids"], cache=start, use_cache=True).logits
     targets = torch.cat([chunks[0]["shift_labels"], chunks[1]["shift_labels"]], dim=1)
     F.cross_entropy(torch.cat([first, second], dim=1).flatten(0, 1), targets.flatten()).backward()
     trained = dict(model.named_parameters())
