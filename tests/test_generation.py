@@ -172,3 +172,35 @@ def test_a_cache_of_another_kind_is_an_error():
     model = lm("lstm")
     with pytest.raises(TypeError, match="RecurrentCache"):
         model(torch.tensor([[3]]), cache=DynamicCache())
+
+
+def test_state_handling_logs_no_deprecation_warning():
+    """The name change of 5.24 stays inside hf_rnn: forward, generate and beam search warn about nothing."""
+    import logging
+
+    from hf_rnn import RNNSeq2SeqConfig, RNNSeq2SeqForConditionalGeneration
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    library_logger = logging.getLogger("transformers")
+    library_logger.addHandler(handler)
+    warning_once = logging.Logger.warning_once
+    warning_once.cache_clear()  # a warning already given once in this process would otherwise stay silent
+    try:
+        model = lm("lstm")
+        translator = seeded(
+            RNNSeq2SeqForConditionalGeneration,
+            RNNSeq2SeqConfig(vocab_size=20, hidden_size=8, pad_token_id=0, bos_token_id=1, eos_token_id=2),
+        )
+        prompt = torch.tensor([[3, 4, 5]])
+        with torch.no_grad():
+            out = model(prompt, use_cache=True)
+            model(torch.tensor([[6]]), cache=output_state(out))
+            for num_beams in (1, 3):
+                model.generate(prompt, max_new_tokens=3, num_beams=num_beams, do_sample=False)
+                translator.generate(prompt, max_new_tokens=3, num_beams=num_beams)
+    finally:
+        library_logger.removeHandler(handler)
+    messages = [record.getMessage() for record in records]
+    assert not [m for m in messages if "deprecat" in m.lower()], messages
