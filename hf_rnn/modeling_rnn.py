@@ -23,7 +23,7 @@ from transformers.modeling_outputs import (
 )
 from transformers.utils import can_return_tuple
 
-from .cache_rnn import RecurrentCache, output_state, state_argument, state_output
+from .cache_rnn import CACHE_NAME, RecurrentCache, output_state, state_argument, state_output
 from .configuration_rnn import RNNConfig
 
 # The cell is a config string mapped to the fused torch module, as in PyTorch's word-language-model example.
@@ -468,6 +468,32 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
     def _supports_default_dynamic_cache(cls) -> bool:
         # The model builds its own RecurrentCache on the first forward; a DynamicCache cannot hold its state.
         return False
+
+    def prepare_inputs_for_generation(self, input_ids: torch.LongTensor, *args, **kwargs) -> dict:
+        """
+        transformers' inputs, with `input_ids` cut to the tokens the cache has not read yet.
+
+        Continuing from a cache, generate() is given the whole sequence (transformers' convention). transformers
+        5.23 cuts the part the cache has read; 5.24 cuts nothing for a recurrent (linear) cache, and the state would
+        read those tokens twice. Cutting here, by the cache's own count, gives the same on every release. A cache
+        of B rows meeting B * num_beams (or num_return_sequences) rows is expanded the way generate() expanded
+        the inputs.
+        """
+        model_inputs = super().prepare_inputs_for_generation(input_ids, *args, **kwargs)
+        state = model_inputs.get(CACHE_NAME)
+        if state is None or state.get_seq_length() == 0 or model_inputs.get("input_ids") is None:
+            return model_inputs
+        unread = input_ids.shape[1] - state.get_seq_length()
+        if unread < 1:
+            raise ValueError(
+                f"The cache has read {state.get_seq_length()} tokens; to continue from it, pass generate() the whole "
+                f"sequence as input_ids: those {state.get_seq_length()} tokens, then at least one new one."
+            )
+        state_rows = state.layers[0].recurrent_states[0].shape[0]
+        if state_rows != input_ids.shape[0] and input_ids.shape[0] % state_rows == 0:
+            state.batch_repeat_interleave(input_ids.shape[0] // state_rows)
+        model_inputs["input_ids"] = input_ids[:, -unread:]
+        return model_inputs
 
     def get_input_embeddings(self) -> nn.Embedding:
         return self.model.embed_tokens

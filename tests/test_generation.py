@@ -84,14 +84,33 @@ def test_left_padded_batch_generates_what_each_prompt_generates_alone(cell):
             assert torch.equal(batched[row, width:], alone[0, len(prompt) :])
 
 
-def test_generate_continues_from_a_returned_cache():
+@pytest.mark.parametrize("num_beams", [1, 3])
+def test_generate_continues_from_a_returned_cache(num_beams):
+    """The cache has read the prompt but its last token: generate() feeds only that token, then one per step."""
     model = lm("lstm")
-    prompt = torch.tensor([[3, 14, 15, 9, 26]])
+    prompt = torch.tensor([[3, 14, 15, 9, 26], [4, 1, 5, 9, 2]])
+    settings = {"max_new_tokens": NEW_TOKENS, "do_sample": False, "num_beams": num_beams}
+    seen_lengths = []
     with torch.no_grad():
-        reference = model.generate(prompt, max_new_tokens=NEW_TOKENS, do_sample=False)
+        reference = model.generate(prompt, output_scores=True, return_dict_in_generate=True, **settings)
         cache = output_state(model(prompt[:, :-1], use_cache=True))
-        continued = model.generate(prompt, **{CACHE_NAME: cache}, max_new_tokens=NEW_TOKENS, do_sample=False)
-    assert torch.equal(continued, reference)
+        hook = model.model.embed_tokens.register_forward_hook(lambda m, a, o: seen_lengths.append(a[0].shape[1]))
+        continued = model.generate(
+            prompt, **{CACHE_NAME: cache}, output_scores=True, return_dict_in_generate=True, **settings
+        )
+        hook.remove()
+    assert seen_lengths == [1] * NEW_TOKENS
+    assert torch.equal(continued.sequences, reference.sequences)
+    for step, expected in zip(continued.scores, reference.scores):
+        torch.testing.assert_close(step, expected, atol=1e-6, rtol=0)
+
+
+def test_generate_from_a_cache_without_the_sequence_it_read_is_an_error():
+    model = lm("gru")
+    with torch.no_grad():
+        cache = output_state(model(torch.tensor([[3, 14, 15, 9]]), use_cache=True))
+        with pytest.raises(ValueError, match="whole sequence"):
+            model.generate(torch.tensor([[26]]), **{CACHE_NAME: cache}, max_new_tokens=2)
 
 
 def test_generation_runs_one_new_token_per_step():
