@@ -13,11 +13,13 @@ from transformers import (
     AutoModelForCausalLM,
     AutoModelForSeq2SeqLM,
     AutoModelForSequenceClassification,
+    AutoModelForTimeSeriesPrediction,
     AutoModelForTokenClassification,
 )
 
 from .cache_rnn import CACHE_NAME, RecurrentCache, output_state
 from .configuration_rnn import CELL_TYPES, POOLING_TYPES, RNNConfig
+from .configuration_rnn_forecast import RNNForecastConfig
 from .configuration_rnn_seq2seq import ATTENTION_TYPES, RNNSeq2SeqConfig
 from .modeling_rnn import (
     RNNForCausalLM,
@@ -26,6 +28,7 @@ from .modeling_rnn import (
     RNNModel,
     RNNPreTrainedModel,
 )
+from .modeling_rnn_forecast import RNNForecastModel, RNNForTimeSeriesPrediction
 from .modeling_rnn_seq2seq import AttentionDecoderCache, RNNSeq2SeqForConditionalGeneration, RNNSeq2SeqModel
 from .pipelines import TRANSLATION_TASK, TranslationPipeline, register_pipelines
 from .tokenization import TOKENIZER_KINDS, train_tokenizer
@@ -43,6 +46,10 @@ AUTO_CLASSES = {
     RNNSeq2SeqConfig: {
         RNNSeq2SeqModel: AutoModel,
         RNNSeq2SeqForConditionalGeneration: AutoModelForSeq2SeqLM,
+    },
+    RNNForecastConfig: {
+        RNNForecastModel: AutoModel,
+        RNNForTimeSeriesPrediction: AutoModelForTimeSeriesPrediction,
     },
 }
 
@@ -93,6 +100,9 @@ __all__ = [
     "AttentionDecoderCache",
     "RNNSeq2SeqModel",
     "RNNSeq2SeqForConditionalGeneration",
+    "RNNForecastConfig",
+    "RNNForecastModel",
+    "RNNForTimeSeriesPrediction",
     "TRANSLATION_TASK",
     "TranslationPipeline",
     "train_tokenizer",
