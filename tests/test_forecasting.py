@@ -275,3 +275,50 @@ def test_trainer_learns_a_seasonal_series_far_better_than_the_naive_forecast(tmp
     naive = ((test["past_values"][:, -1:] - test["future_values"]) ** 2).mean().item()  # repeat the last value
     print(f"eval MSE {metrics['eval_loss']:.4f}, naive MSE {naive:.4f}")
     assert metrics["eval_loss"] < 0.05 * naive, (metrics["eval_loss"], naive)
+
+
+def test_windows_keep_their_future_inside_the_split_and_may_look_back_before_it():
+    from hf_rnn.time_series import ForecastWindows
+
+    values = torch.arange(100, dtype=torch.float32).unsqueeze(-1).numpy()
+    windows = ForecastWindows(values, context_length=10, prediction_length=5, start=40, end=60)
+    assert len(windows) == 16  # futures starting at 40..55 end by row 60
+    first, last = windows[0], windows[len(windows) - 1]
+    assert first["past_values"][:, 0].tolist() == list(range(30, 40))
+    assert first["future_values"][:, 0].tolist() == list(range(40, 45))
+    assert last["future_values"][-1, 0].item() == 59
+    with pytest.raises(ValueError, match="no window"):
+        ForecastWindows(values, context_length=10, prediction_length=30, start=90, end=100)
+
+
+def test_scaler_uses_the_statistics_it_was_fitted_on_and_round_trips(tmp_path):
+    from hf_rnn.time_series import StandardScaler, read_series_csv
+
+    lines = ["date,a,b"] + [f"2024-01-01 {h:02d}:00,{h},{10 * h + 5}" for h in range(24)]
+    (tmp_path / "series.csv").write_text("\n".join(lines) + "\n")
+    frame = read_series_csv(tmp_path / "series.csv")
+    assert frame.columns == ["a", "b"] and frame.values.shape == (24, 2)
+    scaler = StandardScaler.fit(frame.values[:12])
+    train = scaler.transform(frame.values[:12])
+    assert abs(train.mean(0)).max() < 1e-6 and abs(train.std(0) - 1).max() < 1e-5
+    assert scaler.transform(frame.values)[12:].mean() > 1  # later rows are not re-centred on their own mean
+    restored = scaler.inverse_transform(torch.as_tensor(scaler.transform(frame.values)))
+    torch.testing.assert_close(restored, torch.as_tensor(frame.values), rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("date,a\n", "no data rows"),
+        ("day,a\n1,2\n", "no column 'date'"),
+        ("date,a\n2024,1\n2025\n", "row 3: 1 cells"),
+        ("date,a\n2024,x\n", "row 2: a value is not a number"),
+        ("date,a\n2024,nan\n", "non-finite"),
+    ],
+)
+def test_a_malformed_series_csv_is_named_with_its_row(tmp_path, text, match):
+    from hf_rnn.time_series import read_series_csv
+
+    (tmp_path / "bad.csv").write_text(text)
+    with pytest.raises(ValueError, match=match):
+        read_series_csv(tmp_path / "bad.csv")

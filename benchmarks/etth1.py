@@ -1,0 +1,254 @@
+"""ETTh1 long-horizon forecasting: hf_rnn's SegRNN-style forecaster beside transformers' PatchTST, same Trainer.
+
+    python -m benchmarks.etth1                                  # horizons 96 192 336 720, 10 minutes each model
+    python -m benchmarks.etth1 --horizons 96 --training_minutes 3
+    python -m benchmarks.etth1 --data_file other_station.csv    # any CSV of the same layout, same protocol
+
+The protocol of the long-horizon literature (../shared/data/README.md): train = rows 0-8,639, validation = rows
+8,640-11,519, test = rows 11,520-14,399, each split's windows reaching back `lookback` rows into the previous one;
+every channel z-normalised with the training rows' statistics; all 7 channels; lookback 96; MSE and MAE on the
+normalised test set over every test window. Both models train with the same `Trainer`, the same windows and the
+same budget of time spent in training steps, evaluate on validation every epoch and keep their best validation
+epoch (early stopping after `--patience` epochs without improvement); the test set is seen once, at the end.
+
+Writes `<results_dir>/etth1.json`, `etth1.md` (the table) and `etth1.png` (one test window per horizon).
+"""
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from transformers import (  # noqa: E402
+    EarlyStoppingCallback,
+    PatchTSTConfig,
+    PatchTSTForPrediction,
+    Trainer,
+    TrainingArguments,
+    set_seed,
+)
+
+from benchmarks.training_runs import TrainingTimeBudget  # noqa: E402
+from hf_rnn import RNNForecastConfig, RNNForTimeSeriesPrediction  # noqa: E402
+from hf_rnn.time_series import ForecastWindows, StandardScaler, read_series_csv  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_FILE = ROOT.parent / "shared" / "data" / "etth1" / "ETTh1.csv"
+TRAIN_END, VALIDATION_END, TEST_END = 8640, 11520, 14400
+LOOKBACK = 96
+PUBLISHED_MSE_AT_96 = {"SegRNN": 0.368, "iTransformer": 0.386, "DLinear": 0.386, "PatchTST": 0.414}
+
+# SegRNN's ETTh1 recipe (segments of 48, a 512-unit GRU, parallel decoding with position and channel embeddings,
+# last-value normalisation, MAE loss, dropout 0.5, Adam 1e-3, batch 256).
+HF_RNN_MODEL = {
+    "segment_length": 48,
+    "cell": "gru",
+    "hidden_size": 512,
+    "num_hidden_layers": 1,
+    "channel_independence": True,
+    "decoding": "parallel",
+    "normalization": "last_value",
+    "dropout": 0.5,
+    "loss": "mae",
+}
+HF_RNN_TRAINING = {"learning_rate": 1e-3, "per_device_train_batch_size": 256}
+# PatchTST's ETTh1 recipe from its paper's scripts (patches of 16 with stride 8, 3 layers of width 16, 4 heads,
+# feed-forward 128, dropout 0.3, instance normalisation, MSE loss, Adam 1e-4, batch 128).
+PATCHTST_MODEL = {
+    "patch_length": 16,
+    "patch_stride": 8,
+    "d_model": 16,
+    "num_attention_heads": 4,
+    "num_hidden_layers": 3,
+    "ffn_dim": 128,
+    "dropout": 0.3,
+    "head_dropout": 0.3,
+    "scaling": "std",
+    "loss": "mse",
+}
+PATCHTST_TRAINING = {"learning_rate": 1e-4, "per_device_train_batch_size": 128}
+
+
+def build_model(name: str, horizon: int, channels: int) -> torch.nn.Module:
+    if name == "hf_rnn":
+        config = RNNForecastConfig(
+            context_length=LOOKBACK, prediction_length=horizon, num_input_channels=channels, **HF_RNN_MODEL
+        )
+        return RNNForTimeSeriesPrediction(config)
+    config = PatchTSTConfig(
+        context_length=LOOKBACK, prediction_length=horizon, num_input_channels=channels, **PATCHTST_MODEL
+    )
+    return PatchTSTForPrediction(config)
+
+
+def mse_and_mae(prediction) -> dict[str, float]:
+    forecast, target = prediction.predictions, prediction.label_ids
+    return {"mse": float(np.mean((forecast - target) ** 2)), "mae": float(np.mean(np.abs(forecast - target)))}
+
+
+def forecast_only(outputs, labels):
+    """Keep the forecast of the outputs tuple (both models put `prediction_outputs` first), nothing else."""
+    return outputs[0] if isinstance(outputs, (tuple, list)) else outputs
+
+
+# Each split's future rows; its windows' pasts may reach back LOOKBACK rows into the previous split.
+SPLITS = {"train": (0, TRAIN_END), "validation": (TRAIN_END, VALIDATION_END), "test": (VALIDATION_END, TEST_END)}
+
+
+def run(name: str, horizon: int, values: np.ndarray, args, work: Path) -> dict:
+    """Train one model for one horizon on the normalised `values` `(time, channels)`; test it once."""
+    set_seed(args.seed)
+    model = build_model(name, horizon, values.shape[1])
+    windows = {split: ForecastWindows(values, LOOKBACK, horizon, start, end) for split, (start, end) in SPLITS.items()}
+    budget = TrainingTimeBudget(args.training_minutes * 60)
+    training = HF_RNN_TRAINING if name == "hf_rnn" else PATCHTST_TRAINING
+    trainer = Trainer(
+        model=model,
+        args=TrainingArguments(
+            output_dir=str(work / f"{name}-{horizon}"),
+            num_train_epochs=args.max_epochs,
+            per_device_eval_batch_size=512,
+            lr_scheduler_type="constant",
+            eval_strategy="epoch",
+            save_strategy="epoch",
+            save_total_limit=1,
+            load_best_model_at_end=True,
+            metric_for_best_model="mse",
+            greater_is_better=False,
+            label_names=["future_values"],
+            logging_strategy="epoch",
+            report_to=[],
+            use_cpu=True,
+            dataloader_pin_memory=False,
+            disable_tqdm=True,
+            seed=args.seed,
+            **training,
+        ),
+        train_dataset=windows["train"],
+        eval_dataset=windows["validation"],
+        compute_metrics=mse_and_mae,
+        preprocess_logits_for_metrics=forecast_only,
+        callbacks=[budget, EarlyStoppingCallback(early_stopping_patience=args.patience)],
+    )
+    started = time.perf_counter()
+    trainer.train()
+    wall_minutes = (time.perf_counter() - started) / 60
+    test = trainer.predict(windows["test"], metric_key_prefix="test")
+    best = min(budget.evaluations, key=lambda e: e["mse"])
+    shown = windows["test"][len(windows["test"]) // 2]
+    with torch.no_grad():
+        model.eval()
+        shown_forecast = forecast_only(model(past_values=shown["past_values"][None]).to_tuple(), None)[0]
+    return {
+        "model": name,
+        "horizon": horizon,
+        "test_mse": test.metrics["test_mse"],
+        "test_mae": test.metrics["test_mae"],
+        "test_windows": len(windows["test"]),
+        "best_validation_mse": best["mse"],
+        "best_epoch": best["epoch"],
+        "epochs": budget.evaluations[-1]["epoch"],
+        "training_minutes": budget.training_seconds / 60,
+        "wall_minutes": wall_minutes,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "curve": budget.evaluations,
+        "shown_window": {
+            "past": shown["past_values"][:, -1].tolist(),
+            "future": shown["future_values"][:, -1].tolist(),
+            "forecast": shown_forecast[:, -1].tolist(),
+        },
+    }
+
+
+def write_report(results: list[dict], args, results_dir: Path) -> None:
+    (results_dir / "etth1.json").write_text(json.dumps({"args": vars(args), "runs": results}, indent=1, default=str))
+    by_key = {(r["model"], r["horizon"]): r for r in results}
+    horizons = sorted({r["horizon"] for r in results})
+    lines = [
+        "# ETTh1, lookback 96, all 7 channels: test MSE / MAE on the z-normalised scale",
+        "",
+        f"Command: `python -m benchmarks.etth1 {' '.join(args.argv)}`".rstrip() + "; "
+        f"{args.training_minutes:g} minutes of training steps per model and horizon at most, on this machine.",
+        "",
+        "| horizon | hf_rnn MSE | hf_rnn MAE | PatchTST MSE | PatchTST MAE | hf_rnn / PatchTST MSE "
+        "| hf_rnn training min | PatchTST training min |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for h in horizons:
+        ours, theirs = by_key.get(("hf_rnn", h)), by_key.get(("patchtst", h))
+        cells = [str(h)]
+        for run in (ours, theirs):
+            cells += [f"{run['test_mse']:.3f}", f"{run['test_mae']:.3f}"] if run else ["-", "-"]
+        cells.append(f"{ours['test_mse'] / theirs['test_mse']:.3f}" if ours and theirs else "-")
+        cells += [f"{run['training_minutes']:.1f}" if run else "-" for run in (ours, theirs)]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "| model | horizon | parameters | epochs run | best validation epoch | best validation MSE |",
+              "|---|---|---|---|---|---|"]  # fmt: skip
+    for r in results:
+        lines.append(
+            f"| {r['model']} | {r['horizon']} | {r['parameters']:,} | {r['epochs']:.0f} | {r['best_epoch']:.0f} | "
+            f"{r['best_validation_mse']:.3f} |"
+        )
+    lines += ["", "Published at lookback 96, horizon 96 (MSE): "
+              + ", ".join(f"{k} {v}" for k, v in PUBLISHED_MSE_AT_96.items()) + "."]  # fmt: skip
+    (results_dir / "etth1.md").write_text("\n".join(lines) + "\n")
+    figure, axes = plt.subplots(len(horizons), 1, figsize=(10, 3 * len(horizons)), squeeze=False)
+    for axis, h in zip(axes[:, 0], horizons):
+        shown = next(r["shown_window"] for r in results if r["horizon"] == h)
+        past, future = shown["past"], shown["future"]
+        axis.plot(range(len(past)), past, color="gray", label="history (OT)")
+        axis.plot(range(len(past), len(past) + len(future)), future, color="black", label="truth")
+        for r in results:
+            if r["horizon"] == h:
+                axis.plot(range(len(past), len(past) + h), r["shown_window"]["forecast"], label=r["model"])
+        axis.set_title(f"horizon {h}: one test window, oil temperature (z-normalised)")
+        axis.grid(alpha=0.3)
+        axis.legend()
+    figure.tight_layout()
+    figure.savefig(results_dir / "etth1.png", dpi=100)
+
+
+def main(argv: list[str] | None = None) -> None:
+    import sys
+
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data_file", type=Path, default=DATA_FILE)
+    parser.add_argument("--horizons", type=int, nargs="+", default=[96, 192, 336, 720])
+    parser.add_argument("--models", nargs="+", choices=["hf_rnn", "patchtst"], default=["hf_rnn", "patchtst"])
+    parser.add_argument("--training_minutes", type=float, default=10.0)
+    parser.add_argument("--max_epochs", type=int, default=30)
+    parser.add_argument("--patience", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=2021)
+    parser.add_argument("--results_dir", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--work_dir", type=Path, default=Path("runs/etth1-benchmark"))
+    args = parser.parse_args(argv)
+    args.argv = argv
+    if not args.data_file.is_file():
+        parser.error(f"--data_file {args.data_file} does not exist (the shared corpora live in ../shared/data).")
+    frame = read_series_csv(args.data_file)
+    if len(frame.values) < TEST_END:
+        parser.error(f"--data_file {args.data_file} has {len(frame.values)} rows; the protocol needs {TEST_END}.")
+    normalized = StandardScaler.fit(frame.values[:TRAIN_END]).transform(frame.values[:TEST_END])
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    results = []
+    for horizon in args.horizons:
+        for name in args.models:
+            result = run(name, horizon, normalized, args, args.work_dir)
+            results.append(result)
+            print(
+                f"{name} horizon {horizon}: test MSE {result['test_mse']:.4f} MAE {result['test_mae']:.4f} "
+                f"after {result['training_minutes']:.1f} min, {result['epochs']:.0f} epochs",
+                flush=True,
+            )
+            write_report(results, args, args.results_dir)
+
+
+if __name__ == "__main__":
+    main()
