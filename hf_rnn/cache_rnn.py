@@ -74,6 +74,12 @@ class RecurrentCache(Cache):
         super().reset()
         self.seen_tokens = 0
 
+    @property
+    def batch_size(self) -> int | None:
+        """Rows of the stored state, or None while the cache is empty."""
+        first = self.get_recurrent_state(0, 0)
+        return None if first is None else first.shape[0]
+
     def get_layer_state(self, layer_idx: int) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None:
         """The state to start layer `layer_idx` from, in torch's `hx` layout, or None for a zero state."""
         slots = [self.get_recurrent_state(layer_idx, i) for i in range(self.num_state_tensors)]

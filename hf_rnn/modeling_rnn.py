@@ -481,7 +481,12 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
         """
         model_inputs = super().prepare_inputs_for_generation(input_ids, *args, **kwargs)
         state = model_inputs.get(CACHE_NAME)
-        if state is None or state.get_seq_length() == 0 or model_inputs.get("input_ids") is None:
+        if state is None or model_inputs.get("input_ids") is None:
+            return model_inputs
+        rows = state.batch_size
+        if rows is not None and rows != input_ids.shape[0] and input_ids.shape[0] % rows == 0:
+            state.batch_repeat_interleave(input_ids.shape[0] // rows)
+        if state.get_seq_length() == 0:
             return model_inputs
         unread = input_ids.shape[1] - state.get_seq_length()
         if unread < 1:
@@ -489,9 +494,6 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
                 f"The cache has read {state.get_seq_length()} tokens; to continue from it, pass generate() the whole "
                 f"sequence as input_ids: those {state.get_seq_length()} tokens, then at least one new one."
             )
-        state_rows = state.layers[0].recurrent_states[0].shape[0]
-        if state_rows != input_ids.shape[0] and input_ids.shape[0] % state_rows == 0:
-            state.batch_repeat_interleave(input_ids.shape[0] // state_rows)
         model_inputs["input_ids"] = input_ids[:, -unread:]
         return model_inputs
 
