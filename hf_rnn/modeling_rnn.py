@@ -78,6 +78,26 @@ def check_inputs_embeds(embeds, embedding_size: int, name: str = "inputs_embeds"
         )
 
 
+def check_label_ids(labels, shape: tuple, num_classes: int, field: str, dims: str, name: str = "labels") -> None:
+    """
+    The one check of class-id targets (LM tokens, tags, classes): a torch.long tensor of `shape` (None matches any
+    size), each id in `[0, num_classes)` or -100 (not scored). `dims` names the axes for the message.
+    """
+    if not isinstance(labels, torch.Tensor) or labels.dtype != torch.long:
+        kind = labels.dtype if isinstance(labels, torch.Tensor) else type(labels).__name__
+        raise TypeError(f"{name} must be a torch.long tensor of class ids of shape {dims}; got {kind}.")
+    fits = labels.dim() == len(shape) and all(want in (None, got) for want, got in zip(shape, labels.shape))
+    if not fits:
+        wanted = tuple("?" if size is None else size for size in shape)
+        raise ValueError(f"{name} has shape {tuple(labels.shape)}; expected {dims} = {wanted}.".replace("'", ""))
+    outside = ((labels < 0) | (labels >= num_classes)) & (labels != -100)
+    if bool(outside.any()):
+        raise ValueError(
+            f"{name} contains {labels[outside][0].item()}, outside [0, {num_classes}) ({field}={num_classes}); "
+            "-100 marks a position that is not scored."
+        )
+
+
 def check_attention_mask(mask, batch_size: int, time_steps: int, name: str = "attention_mask", past: bool = False):
     """
     The one check of a padding mask: `(batch, time)` of 1 (token) and 0 (padding), bool or numeric; with
@@ -642,6 +662,8 @@ class RNNForCausalLM(RNNPreTrainedModel, RecurrentGenerationMixin):
         logits = self.lm_head(kept)
         loss = None
         if labels is not None:
+            vocab_size = self.config.vocab_size
+            check_label_ids(labels, hidden_states.shape[:2], vocab_size, "config.vocab_size", "(batch, time)")
             loss = self.loss_function(
                 logits=logits,
                 labels=labels,
@@ -668,7 +690,7 @@ def pool_sequence(
     Summarise `(batch, time, features)` states into `(batch, features)` over the real tokens only.
 
     `"last"` takes the forward direction at the last real token and the backward direction at the first one,
-    i.e. each direction's final state.
+    i.e. each direction's final state. A row with no real token (all padding) pools to zeros with every method.
     """
     if attention_mask is None:
         attention_mask = hidden_states.new_ones(hidden_states.shape[:2])
@@ -677,7 +699,9 @@ def pool_sequence(
         weights = mask.unsqueeze(-1).to(hidden_states.dtype)
         return (hidden_states * weights).sum(1) / weights.sum(1).clamp(min=1.0)
     if pooling == "max":
-        return hidden_states.masked_fill(~mask.unsqueeze(-1), torch.finfo(hidden_states.dtype).min).amax(1)
+        pooled = hidden_states.masked_fill(~mask.unsqueeze(-1), torch.finfo(hidden_states.dtype).min).amax(1)
+        # A row with no token would keep the dtype's minimum (logits near -1e38): it pools to zeros, as in "mean".
+        return pooled.masked_fill(~mask.any(1, keepdim=True), 0.0)
     positions = torch.arange(mask.size(1), device=mask.device).expand_as(mask)
     last = torch.where(mask, positions, -1).amax(1).clamp(min=0)
     rows = torch.arange(hidden_states.size(0), device=hidden_states.device)
@@ -730,8 +754,36 @@ class RNNForSequenceClassification(RNNPreTrainedModel):
         logits = self.score(self.output_dropout(pooled))
         loss = None
         if labels is not None:
+            self.check_labels(labels, logits.size(0))
             loss = self.loss_function(labels=labels, pooled_logits=logits, config=self.config)
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+
+    def check_labels(self, labels: torch.Tensor, batch_size: int) -> None:
+        """The labels the loss (chosen as transformers does, from `problem_type` or the labels) can score."""
+        num_labels, problem_type = self.config.num_labels, self.config.problem_type
+        is_float = isinstance(labels, torch.Tensor) and labels.is_floating_point()
+        if problem_type is None:  # as ForSequenceClassificationLoss will choose it
+            is_ids = isinstance(labels, torch.Tensor) and labels.dtype in (torch.long, torch.int32)
+            problem_type = "single_label_classification" if is_ids else "multi_label_classification"
+            if num_labels == 1:
+                problem_type = "regression"
+        if problem_type == "single_label_classification":
+            column = isinstance(labels, torch.Tensor) and labels.dim() == 2  # (batch, 1) is accepted as well
+            shape, dims = ((batch_size, 1), "(batch, 1)") if column else ((batch_size,), "(batch,)")
+            check_label_ids(labels, shape, num_labels, "config.num_labels", dims)
+            return
+        if problem_type == "regression":  # the loss squeezes both sides
+            expected, fits = (batch_size,), is_float and labels.numel() == batch_size
+        else:
+            expected = (batch_size, num_labels)
+            fits = is_float and tuple(labels.shape) == expected
+        if not fits:
+            kind = labels.dtype if isinstance(labels, torch.Tensor) else type(labels).__name__
+            shape = tuple(labels.shape) if isinstance(labels, torch.Tensor) else None
+            raise ValueError(
+                f"labels ({kind}, shape {shape}) do not fit {problem_type} with config.num_labels={num_labels}: "
+                f"expected floats of shape {expected}, or class ids of shape (batch,) with num_labels > 1."
+            )
 
 
 class RNNForTokenClassification(RNNPreTrainedModel):
@@ -769,6 +821,7 @@ class RNNForTokenClassification(RNNPreTrainedModel):
         logits = self.classifier(self.output_dropout(outputs.last_hidden_state))
         loss = None
         if labels is not None:
+            check_label_ids(labels, logits.shape[:2], self.config.num_labels, "config.num_labels", "(batch, time)")
             loss = self.loss_function(logits, labels, self.config, num_items_in_batch=num_items_in_batch)
         return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
 

@@ -31,6 +31,7 @@ from .modeling_rnn import (
     RNNStack,
     check_attention_mask,
     check_inputs_embeds,
+    check_label_ids,
     check_token_ids,
 )
 
@@ -482,6 +483,13 @@ class RNNSeq2SeqForConditionalGeneration(RNNSeq2SeqPreTrainedModel, RecurrentGen
         gradient accumulation weighs every target token equally), else the mean over scored tokens. The decoder
         state is `cache` (`past_key_values` before transformers 5.24), as in `RNNSeq2SeqModel`.
         """
+        if labels is not None:
+            # Checked before the shift: the decoder reads them as its inputs.
+            targets = decoder_input_ids if decoder_input_ids is not None else decoder_inputs_embeds
+            source = input_ids if input_ids is not None else inputs_embeds
+            shape = targets.shape[:2] if targets is not None else (getattr(source, "shape", (None,))[0], None)
+            vocab_size = self.config.decoder_vocab_size
+            check_label_ids(labels, tuple(shape), vocab_size, "config.decoder_vocab_size", "(batch, tgt_len)")
         if labels is not None and decoder_input_ids is None and decoder_inputs_embeds is None:
             decoder_input_ids = self.prepare_decoder_input_ids_from_labels(labels)
         outputs = self.model(
