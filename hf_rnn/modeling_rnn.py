@@ -7,6 +7,8 @@ This file, `configuration_rnn.py` and `cache_rnn.py` form the Hub bundle that `s
 the weights: they import nothing of hf_rnn but each other, so `trust_remote_code=True` loads them anywhere.
 """
 
+import os
+
 import torch
 from torch import nn
 from torch.func import functional_call
@@ -366,6 +368,16 @@ class RNNPreTrainedModel(PreTrainedModel):
 
     @classmethod
     def from_pretrained(cls, *args, **kwargs):
+        folder = args[0] if args else kwargs.get("pretrained_model_name_or_path")
+        config_file = os.path.join(str(folder), kwargs.get("subfolder") or "", "config.json")
+        # Without it the class's default config is built and the weights fail to fit ("ignore_mismatched_sizes").
+        # AutoModel*.from_pretrained fails earlier, in AutoConfig, before any of this code runs.
+        if kwargs.get("config") is None and os.path.isdir(str(folder)) and not os.path.isfile(config_file):
+            raise ValueError(
+                f"pretrained_model_name_or_path={str(folder)!r} is a folder without config.json, so nothing says how "
+                "to build the model its weights belong to (a training run stopped before saving?). Save the config "
+                "there (config.save_pretrained(folder)) or pass config=..."
+            )
         loaded = super().from_pretrained(*args, **kwargs)
         model = loaded[0] if isinstance(loaded, tuple) else loaded
         model._own_cpu_parameters()
