@@ -55,6 +55,8 @@ class RecurrentCache(Cache):
 
     def __init__(self, num_layers: int, num_state_tensors: int):
         super().__init__(layers=[RecurrentStateLayer(number_of_states=num_state_tensors) for _ in range(num_layers)])
+        # Subclasses may append non-recurrent layers (the decoder's attention memory): this counts the stack's.
+        self.num_recurrent_layers = num_layers
         self.num_state_tensors = num_state_tensors
         self.seen_tokens = 0
 
@@ -104,12 +106,14 @@ class RecurrentCache(Cache):
 
 
 def state_argument(
-    cache: Cache | None, past_key_values: Cache | None, expected: type | None = None
+    cache: Cache | None, past_key_values: Cache | None, expected: type | None = None, use_cache: bool | None = None
 ) -> Cache | None:
     """
     The recurrent state a forward was given under either name (`cache`, or `past_key_values` as before 5.24), or
-    None. Both at once, or a cache of another kind (a `DynamicCache` holds attention keys, not a recurrent state),
-    is an error: a state silently dropped would make generation restart from zero.
+    None. Both at once, a cache of another kind (a `DynamicCache` holds attention keys, not a recurrent state), or a
+    cache with `use_cache=False` (it would be neither continued nor returned) is an error: a state silently dropped
+    would make generation restart from zero. Whether the state fits the model is checked where it is read
+    (`RNNStack.check_cache`).
     """
     if cache is not None and past_key_values is not None:
         raise ValueError("Pass the recurrent state as `cache` or as `past_key_values`, not both.")
@@ -119,6 +123,11 @@ def state_argument(
         raise TypeError(
             f"cache must be a {expected.__name__} (what this model returns with use_cache=True), or None; got "
             f"{type(state).__name__}."
+        )
+    if state is not None and use_cache is False:
+        raise ValueError(
+            "cache was given with use_cache=False, which would ignore it; pass use_cache=True (or leave it unset) "
+            "to continue from the cache, or drop the cache to start from a zero state."
         )
     return state
 

@@ -1,5 +1,7 @@
 """Configuration of the hf_rnn recurrent family (Elman RNN, LSTM, GRU)."""
 
+import math
+
 from transformers import PreTrainedConfig
 
 CELL_TYPES = ("lstm", "gru", "rnn_tanh", "rnn_relu")
@@ -53,7 +55,8 @@ class RNNConfig(PreTrainedConfig):
     cell: str = "lstm"
     embedding_size: int | None = None
     hidden_size: int = 512
-    num_hidden_layers: int = 2
+    # None until __post_init__, which sets 2: only so that a conflicting `num_layers` alias can be told apart.
+    num_hidden_layers: int | None = None
     bidirectional: bool = False
     proj_size: int = 0
     embedding_dropout: float = 0.0
@@ -73,7 +76,22 @@ class RNNConfig(PreTrainedConfig):
     eos_token_id: int | list[int] | None = 3
 
     def __post_init__(self, **kwargs):
+        # The alias would silently overwrite the field (transformers sets extra kwargs last): two values is an error.
+        alias = kwargs.get("num_layers")
+        if alias is not None and self.num_hidden_layers is not None and alias != self.num_hidden_layers:
+            raise ValueError(
+                f"num_layers={alias!r} and num_hidden_layers={self.num_hidden_layers!r} disagree; num_layers is an "
+                "alias of num_hidden_layers, pass only one of them."
+            )
+        # transformers would turn a negative count into an empty id2label map; name the value that was passed.
+        num_labels = kwargs.get("num_labels")
+        if num_labels is not None and (type(num_labels) is not int or num_labels < 1):
+            raise ValueError(
+                f"num_labels={num_labels!r} is invalid; a classification head needs num_labels >= 1 (1: regression)."
+            )
         super().__post_init__(**kwargs)
+        if self.num_hidden_layers is None:
+            self.num_hidden_layers = 2
         if self.embedding_size is None:
             self.embedding_size = self.output_size
         self.check_recurrent_fields()
@@ -105,9 +123,7 @@ class RNNConfig(PreTrainedConfig):
         if isinstance(self.proj_size, bool) or not isinstance(self.proj_size, int) or self.proj_size < 0:
             raise ValueError(f"proj_size={self.proj_size!r} is invalid; it must be 0 (off) or a positive integer.")
         for name in ("vocab_size", "hidden_size", "num_hidden_layers", "embedding_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}={value!r} is invalid; it must be a positive integer.")
+            check_positive_int(name, getattr(self, name))
         if self.proj_size and self.cell != "lstm":
             raise ValueError(f"proj_size={self.proj_size} needs cell='lstm' (got cell={self.cell!r}); use proj_size=0.")
         if self.proj_size >= self.hidden_size:
@@ -115,24 +131,25 @@ class RNNConfig(PreTrainedConfig):
                 f"proj_size={self.proj_size} must be smaller than hidden_size={self.hidden_size} (torch's LSTMP rule)."
             )
         for name in ("embedding_dropout", "layer_dropout", "output_dropout", "word_dropout", "weight_drop"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-                raise ValueError(f"{name}={value!r} is invalid; a dropout probability must be in [0, 1).")
-        if not isinstance(self.locked_dropout, bool):
-            raise ValueError(f"locked_dropout={self.locked_dropout!r} is invalid; it must be True or False.")
+            check_probability(name, getattr(self, name))
+        for name in ("locked_dropout", "bidirectional", "use_cache", "tie_word_embeddings"):
+            check_flag(name, getattr(self, name))
         for name in ("activation_regularization", "temporal_activation_regularization"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < float("inf"):
+            if not is_real(value) or not 0.0 <= value < math.inf:
                 raise ValueError(f"{name}={value!r} is invalid; a regularization weight must be finite and >= 0.")
         if self.classifier_pooling not in POOLING_TYPES:
             raise ValueError(
                 f"classifier_pooling={self.classifier_pooling!r} is not supported; "
                 f"choose one of {', '.join(map(repr, POOLING_TYPES))}."
             )
-        if not isinstance(self.bidirectional, bool):
-            raise ValueError(f"bidirectional={self.bidirectional!r} is invalid; it must be True or False.")
-        if not isinstance(self.initializer_range, (int, float)) or self.initializer_range <= 0:
-            raise ValueError(f"initializer_range={self.initializer_range!r} is invalid; it must be positive.")
+        check_initializer_range(self.initializer_range)
+        # transformers turns num_labels into an id2label map; an empty one would build a head with no output.
+        if not self.num_labels or self.num_labels < 1:
+            raise ValueError(
+                f"num_labels={self.num_labels!r} (id2label has {len(self.id2label or {})} entries) is invalid; "
+                "a classification head needs num_labels >= 1 (1 means regression)."
+            )
         for name in ("pad_token_id", "bos_token_id"):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, int) and 0 <= value < self.vocab_size):
@@ -142,6 +159,32 @@ class RNNConfig(PreTrainedConfig):
             raise ValueError(
                 f"eos_token_id={self.eos_token_id!r} is invalid; it must be None or id(s) in [0, {self.vocab_size})."
             )
+
+
+def is_real(value) -> bool:
+    """An int or a float, not a bool (True would pass for 1)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_positive_int(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name}={value!r} is invalid; it must be a positive integer.")
+
+
+def check_probability(name: str, value) -> None:
+    if not is_real(value) or not 0.0 <= value < 1.0:  # NaN fails the comparison too
+        raise ValueError(f"{name}={value!r} is invalid; a dropout probability must be in [0, 1).")
+
+
+def check_flag(name: str, value) -> None:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name}={value!r} is invalid; it must be True or False.")
+
+
+def check_initializer_range(value) -> None:
+    # NaN or inf would fill every embedding and output weight with NaN, silently.
+    if not is_real(value) or not 0.0 < value < math.inf:
+        raise ValueError(f"initializer_range={value!r} is invalid; it must be a finite positive number.")
 
 
 __all__ = ["RNNConfig", "CELL_TYPES", "POOLING_TYPES"]

@@ -2,7 +2,7 @@
 
 from transformers import PreTrainedConfig
 
-from .configuration_rnn import CELL_TYPES, RNNConfig
+from .configuration_rnn import CELL_TYPES, RNNConfig, check_flag, check_initializer_range, check_probability
 
 ATTENTION_TYPES = ("luong_dot", "luong_general", "bahdanau")
 
@@ -157,18 +157,11 @@ class RNNSeq2SeqConfig(PreTrainedConfig):
             value = getattr(self, name)
             if not _is_positive_int(value):
                 raise ValueError(f"{name}={value!r} is invalid; it must be a positive integer.")
-        for name in ("share_embeddings", "encoder_bidirectional", "input_feeding", "tie_word_embeddings"):
-            value = getattr(self, name)
-            if not isinstance(value, bool):
-                raise ValueError(f"{name}={value!r} is invalid; it must be True or False.")
+        for name in ("share_embeddings", "encoder_bidirectional", "input_feeding", "tie_word_embeddings", "use_cache"):
+            check_flag(name, getattr(self, name))
         for name in ("embedding_dropout", "layer_dropout", "output_dropout"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-                raise ValueError(f"{name}={value!r} is invalid; a dropout probability must be in [0, 1).")
-        if isinstance(self.initializer_range, bool) or not isinstance(self.initializer_range, (int, float)):
-            raise ValueError(f"initializer_range={self.initializer_range!r} is invalid; it must be positive.")
-        if self.initializer_range <= 0:
-            raise ValueError(f"initializer_range={self.initializer_range!r} is invalid; it must be positive.")
+            check_probability(name, getattr(self, name))
+        check_initializer_range(self.initializer_range)
         if self.share_embeddings and self.decoder_vocab_size != self.vocab_size:
             raise ValueError(
                 f"share_embeddings=True needs one vocabulary, but target_vocab_size={self.target_vocab_size} differs "
@@ -186,19 +179,23 @@ class RNNSeq2SeqConfig(PreTrainedConfig):
                 f"({self.decoder_hidden_size}), the size of the attentional vector the LM head reads; change one, "
                 "or set tie_word_embeddings=False."
             )
-        # pad marks padding on both sides; the others are target-side ids.
-        if self.pad_token_id is not None and not _is_id_below(self.pad_token_id, self._smallest_vocab()):
+        # pad marks padding on both sides and fills the shifted labels of teacher forcing; decoder_start_token_id
+        # begins every target. Neither can be None: the loss and generate() would fail deep inside.
+        if not _is_id_below(self.pad_token_id, self._smallest_vocab()):
             raise ValueError(
-                f"pad_token_id={self.pad_token_id!r} is invalid; it must be None or an id in "
-                f"[0, {self._smallest_vocab()}) (source and target vocabularies)."
+                f"pad_token_id={self.pad_token_id!r} is invalid; it must be an id in [0, {self._smallest_vocab()}) "
+                "(source and target vocabularies): it pads sources and the shifted labels of teacher forcing."
             )
-        for name in ("bos_token_id", "decoder_start_token_id"):
-            value = getattr(self, name)
-            if value is not None and not _is_id_below(value, self.decoder_vocab_size):
-                raise ValueError(
-                    f"{name}={value!r} is invalid; it must be None or an id in [0, {self.decoder_vocab_size}) "
-                    "(target vocabulary)."
-                )
+        if not _is_id_below(self.decoder_start_token_id, self.decoder_vocab_size):
+            raise ValueError(
+                f"decoder_start_token_id={self.decoder_start_token_id!r} is invalid; it must be an id in "
+                f"[0, {self.decoder_vocab_size}) (target vocabulary): every target starts with it."
+            )
+        if self.bos_token_id is not None and not _is_id_below(self.bos_token_id, self.decoder_vocab_size):
+            raise ValueError(
+                f"bos_token_id={self.bos_token_id!r} is invalid; it must be None or an id in "
+                f"[0, {self.decoder_vocab_size}) (target vocabulary)."
+            )
         eos = self.eos_token_id if isinstance(self.eos_token_id, list) else [self.eos_token_id]
         if any(v is not None and not _is_id_below(v, self.decoder_vocab_size) for v in eos):
             raise ValueError(

@@ -7,6 +7,8 @@ This file, `configuration_rnn.py` and `cache_rnn.py` form the Hub bundle that `s
 the weights: they import nothing of hf_rnn but each other, so `trust_remote_code=True` loads them anywhere.
 """
 
+import os
+
 import torch
 from torch import nn
 from torch.func import functional_call
@@ -30,6 +32,95 @@ from .configuration_rnn import RNNConfig
 CELL_MODULES = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn_tanh": nn.RNN, "rnn_relu": nn.RNN}
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+
+# Token ids index an embedding: torch's embedding takes these two dtypes and nothing else.
+ID_DTYPES = (torch.long, torch.int32)
+
+
+def check_token_ids(ids, vocab_size: int, name: str = "input_ids", field: str = "config.vocab_size") -> None:
+    """
+    The one check of token ids (`input_ids`, `decoder_input_ids`): a `(batch, time)` tensor of long or int32 ids,
+    `time >= 1`, every id in `[0, vocab_size)`. Fails naming the argument instead of deep inside torch.
+    """
+    if not isinstance(ids, torch.Tensor):
+        raise TypeError(
+            f"{name} must be a torch.LongTensor of shape (batch, time); got {type(ids).__name__} "
+            "(encode with return_tensors='pt', or wrap it in torch.tensor)."
+        )
+    if ids.dtype not in ID_DTYPES:
+        raise TypeError(f"{name} must hold integer token ids (torch.long or torch.int32); got dtype {ids.dtype}.")
+    if ids.dim() != 2:
+        # A 1-D tensor would run as one unbatched sequence with a wrong cache length, and generate() would fail.
+        raise ValueError(
+            f"{name} has shape {tuple(ids.shape)}; expected (batch, time). For one sequence add the batch axis: "
+            f"{name}.unsqueeze(0)."
+        )
+    if ids.size(1) == 0:
+        raise ValueError(
+            f"{name} has shape {tuple(ids.shape)}: no time steps; every sequence needs at least one token "
+            "(an empty text encodes to none)."
+        )
+    outside = (ids < 0) | (ids >= vocab_size)
+    if bool(outside.any()):
+        raise ValueError(
+            f"{name} contains {ids[outside][0].item()}, outside the vocabulary [0, {vocab_size}) of this model "
+            f"({field}={vocab_size}); was the text encoded with another tokenizer?"
+        )
+
+
+def check_inputs_embeds(embeds, embedding_size: int, name: str = "inputs_embeds") -> None:
+    """`(batch, time >= 1, embedding_size)` floating-point embeddings, instead of ids."""
+    if not isinstance(embeds, torch.Tensor) or not embeds.is_floating_point():
+        kind = embeds.dtype if isinstance(embeds, torch.Tensor) else type(embeds).__name__
+        raise TypeError(f"{name} must be a floating-point tensor of shape (batch, time, {embedding_size}); got {kind}.")
+    if embeds.dim() != 3 or embeds.size(1) == 0 or embeds.size(2) != embedding_size:
+        raise ValueError(
+            f"{name} has shape {tuple(embeds.shape)}; expected (batch, time >= 1, {embedding_size}) "
+            f"(config.embedding_size={embedding_size})."
+        )
+
+
+def check_label_ids(labels, shape: tuple, num_classes: int, field: str, dims: str, name: str = "labels") -> None:
+    """
+    The one check of class-id targets (LM tokens, tags, classes): a torch.long tensor of `shape` (None matches any
+    size), each id in `[0, num_classes)` or -100 (not scored). `dims` names the axes for the message.
+    """
+    if not isinstance(labels, torch.Tensor) or labels.dtype != torch.long:
+        kind = labels.dtype if isinstance(labels, torch.Tensor) else type(labels).__name__
+        raise TypeError(f"{name} must be a torch.long tensor of class ids of shape {dims}; got {kind}.")
+    fits = labels.dim() == len(shape) and all(want in (None, got) for want, got in zip(shape, labels.shape))
+    if not fits:
+        wanted = tuple("?" if size is None else size for size in shape)
+        raise ValueError(f"{name} has shape {tuple(labels.shape)}; expected {dims} = {wanted}.".replace("'", ""))
+    outside = ((labels < 0) | (labels >= num_classes)) & (labels != -100)
+    if bool(outside.any()):
+        raise ValueError(
+            f"{name} contains {labels[outside][0].item()}, outside [0, {num_classes}) ({field}={num_classes}); "
+            "-100 marks a position that is not scored."
+        )
+
+
+def check_attention_mask(mask, batch_size: int, time_steps: int, name: str = "attention_mask", past: bool = False):
+    """
+    The one check of a padding mask: `(batch, time)` of 1 (token) and 0 (padding), bool or numeric; with
+    `past=True` it may also cover the columns a cache already consumed, `(batch, past + time)`, as generate()
+    passes it. Returns the mask of the `time_steps` new columns (None stays None).
+    """
+    if mask is None:
+        return None
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(f"{name} must be a tensor of shape (batch, time); got {type(mask).__name__}.")
+    expected = f"(batch={batch_size}, time{'>=' if past else '='}{time_steps})"
+    fits = mask.dim() == 2 and (mask.size(1) >= time_steps if past else mask.size(1) == time_steps)
+    if not fits or mask.size(0) != batch_size:
+        raise ValueError(
+            f"{name} has shape {tuple(mask.shape)}; expected {expected}, a 2-D mask of 1 (token) and 0 (padding)."
+        )
+    # Any nonzero would count as a token: a 2 or a 0.5 is a bug upstream (a summed or averaged mask), not padding.
+    if not bool(((mask == 0) | (mask == 1)).all()):
+        found = mask[(mask != 0) & (mask != 1)][0].item()
+        raise ValueError(f"{name} must hold only 0 (padding) and 1 (token); found {found}.")
+    return mask[:, -time_steps:]
 
 
 def real_tokens_first(attention_mask: torch.Tensor) -> torch.Tensor:
@@ -182,6 +273,8 @@ class RNNStack(nn.Module):
             `(batch, time, num_directions * output_size)` top-layer outputs (zeros at padding), and the tuple
             (inputs, layer 1 output, ..., layer N output) if `output_hidden_states`.
         """
+        if cache is not None:
+            self.check_cache(cache, inputs.size(0))
         layout = PaddingLayout(attention_mask, inputs.size(1))
         sequence = layout.pack(inputs)
         all_hidden_states = (inputs,) if output_hidden_states else None
@@ -196,6 +289,41 @@ class RNNStack(nn.Module):
                 all_hidden_states += (layout.unpack(sequence),)
         outputs = all_hidden_states[-1] if output_hidden_states else layout.unpack(sequence)
         return outputs, all_hidden_states
+
+    def check_cache(self, cache: RecurrentCache, batch_size: int) -> None:
+        """
+        Fail naming `cache` when its state cannot be this stack's for a batch of `batch_size` rows: another layer
+        count or cell silently runs or crashes deep inside torch, another batch size crashes there.
+        """
+        if cache.num_recurrent_layers != len(self.layers):
+            raise ValueError(
+                f"cache holds the state of {cache.num_recurrent_layers} recurrent layers, but this model has "
+                f"{len(self.layers)}; pass a cache that this model returned."
+            )
+        is_lstm = isinstance(self.layers[0], nn.LSTM)
+        if cache.num_state_tensors != (2 if is_lstm else 1):
+            held = "(h, c), an LSTM's state," if cache.num_state_tensors == 2 else "h only, a GRU's or RNN's state,"
+            raise ValueError(
+                f"cache holds {held} per layer, but this model's cell is {'an LSTM' if is_lstm else 'not an LSTM'}; "
+                "pass a cache that this model returned."
+            )
+        for index, layer in enumerate(self.layers):
+            directions = 2 if layer.bidirectional else 1
+            sizes = (layer.proj_size or layer.hidden_size, layer.hidden_size) if is_lstm else (layer.hidden_size,)
+            for slot, size in enumerate(sizes):
+                state = cache.get_recurrent_state(index, slot)  # batch-first: (batch, directions, size)
+                if state is None or tuple(state.shape) == (batch_size, directions, size):
+                    continue
+                if state.size(0) != batch_size:
+                    raise ValueError(
+                        f"cache holds the state of {state.size(0)} sequences, but the input has {batch_size} rows; "
+                        "a cache holds one row per sequence (generate() does not expand a cache you pass for "
+                        "num_beams or num_return_sequences > 1)."
+                    )
+                raise ValueError(
+                    f"cache layer {index} holds a state of shape {tuple(state.shape)} (batch, directions, size), but "
+                    f"this model needs ({batch_size}, {directions}, {size}); pass a cache that this model returned."
+                )
 
     def run_layer(
         self, layer: nn.RNNBase, sequence: torch.Tensor | PackedSequence, initial_state: State | None
@@ -240,6 +368,16 @@ class RNNPreTrainedModel(PreTrainedModel):
 
     @classmethod
     def from_pretrained(cls, *args, **kwargs):
+        folder = args[0] if args else kwargs.get("pretrained_model_name_or_path")
+        config_file = os.path.join(str(folder), kwargs.get("subfolder") or "", "config.json")
+        # Without it the class's default config is built and the weights fail to fit ("ignore_mismatched_sizes").
+        # AutoModel*.from_pretrained fails earlier, in AutoConfig, before any of this code runs.
+        if kwargs.get("config") is None and os.path.isdir(str(folder)) and not os.path.isfile(config_file):
+            raise ValueError(
+                f"pretrained_model_name_or_path={str(folder)!r} is a folder without config.json, so nothing says how "
+                "to build the model its weights belong to (a training run stopped before saving?). Save the config "
+                "there (config.save_pretrained(folder)) or pass config=..."
+            )
         loaded = super().from_pretrained(*args, **kwargs)
         model = loaded[0] if isinstance(loaded, tuple) else loaded
         model._own_cpu_parameters()
@@ -269,17 +407,6 @@ class RNNPreTrainedModel(PreTrainedModel):
             cell_bound = module.hidden_size**-0.5
             for parameter in module.parameters():
                 init.uniform_(parameter, -cell_bound, cell_bound)
-
-    def check_input_ids(self, input_ids: torch.Tensor) -> None:
-        """Fail with the offending id instead of an opaque index error inside the embedding."""
-        vocab_size = self.config.vocab_size
-        outside = (input_ids < 0) | (input_ids >= vocab_size)
-        if bool(outside.any()):
-            bad = input_ids[outside][0].item()
-            raise ValueError(
-                f"input_ids contains {bad}, outside the vocabulary [0, {vocab_size}) of this model "
-                f"(config.vocab_size={vocab_size}); was the text encoded with another tokenizer?"
-            )
 
 
 class RNNModel(RNNPreTrainedModel):
@@ -324,17 +451,20 @@ class RNNModel(RNNPreTrainedModel):
             >= 5.24) or `past_key_values` (see `output_state`), and `hidden_states` (embeddings, then each layer) if
             `output_hidden_states`.
         """
-        past_key_values = state_argument(cache, past_key_values)
+        past_key_values = state_argument(cache, past_key_values, use_cache=use_cache)
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
         if input_ids is not None:
-            self.check_input_ids(input_ids)
+            check_token_ids(input_ids, self.config.vocab_size)
             inputs_embeds = self.embed_tokens(input_ids)
             if self.training and self.config.word_dropout > 0:
                 inputs_embeds = self.drop_word_types(inputs_embeds, input_ids)
+        else:
+            check_inputs_embeds(inputs_embeds, self.config.embedding_size)
         batch_size, time_steps = inputs_embeds.shape[:2]
         if use_cache is None:
-            use_cache = self.config.use_cache and not self.training
+            # A cache that was passed is continued, in training too (truncated backpropagation through time).
+            use_cache = past_key_values is not None or (self.config.use_cache and not self.training)
         if output_hidden_states is None:
             output_hidden_states = self.config.output_hidden_states
 
@@ -345,7 +475,8 @@ class RNNModel(RNNPreTrainedModel):
             )
         if use_cache and past_key_values is None:
             past_key_values = RecurrentCache.from_config(self.config)
-        attention_mask = self._mask_for_new_tokens(attention_mask, batch_size, time_steps)
+        # generate() passes the mask of the whole sequence; the cached state already covers the past columns.
+        attention_mask = check_attention_mask(attention_mask, batch_size, time_steps, past=True)
 
         hidden_states = self.embedding_dropout(inputs_embeds)
         last_hidden_state, all_hidden_states = self.rnn(
@@ -371,18 +502,6 @@ class RNNModel(RNNPreTrainedModel):
         keep = 1.0 - self.config.word_dropout
         word_scale = inputs_embeds.new_empty(self.embed_tokens.num_embeddings, 1).bernoulli_(keep).div_(keep)
         return inputs_embeds * word_scale[input_ids]
-
-    @staticmethod
-    def _mask_for_new_tokens(attention_mask: torch.Tensor | None, batch_size: int, time_steps: int):
-        if attention_mask is None:
-            return None
-        if attention_mask.dim() != 2 or attention_mask.size(0) != batch_size or attention_mask.size(1) < time_steps:
-            raise ValueError(
-                f"attention_mask has shape {tuple(attention_mask.shape)}; expected (batch={batch_size}, "
-                f"time>={time_steps}), a 2-D mask of 1 (token) and 0 (padding)."
-            )
-        # generate() passes the mask of the whole sequence; the cached state already covers the past columns.
-        return attention_mask[:, -time_steps:]
 
 
 def reject_unknown_kwargs(kwargs: dict, allowed: tuple[str, ...]) -> None:
@@ -440,7 +559,44 @@ def activation_penalty(
     return penalty
 
 
-class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
+class RecurrentGenerationMixin(GenerationMixin):
+    """
+    `generate()` for the heads whose cache is a recurrent state (`RecurrentCache` and its subclasses).
+
+    A prompt given with a cache holds the tokens the cache has consumed, then the new ones (as for attention
+    caches): the first step feeds only the new ones. transformers 5.24 leaves such a prompt whole for a cache of
+    linear-attention layers (Mamba expects new tokens only), which would run the consumed tokens twice. The ids
+    are checked before generate() indexes their time axis.
+    """
+
+    def generate(self, inputs: torch.Tensor | None = None, *args, **kwargs):
+        ids = kwargs.get(self.main_input_name) if inputs is None else inputs
+        if ids is not None:
+            check_token_ids(ids, self.config.vocab_size, self.main_input_name)
+        return super().generate(inputs, *args, **kwargs)
+
+    def prepare_inputs_for_generation(self, input_ids: torch.Tensor, *args, **kwargs) -> dict:
+        state = kwargs.get("cache", kwargs.get("past_key_values"))
+        prefill = kwargs.get("is_first_iteration") and kwargs.get("next_sequence_length", 0) is None
+        if prefill and isinstance(state, RecurrentCache) and state.get_seq_length() > 0:
+            decoder = self.config.is_encoder_decoder
+            embeds = None if decoder else kwargs.get("inputs_embeds")
+            mask = kwargs.get("decoder_attention_mask" if decoder else "attention_mask")
+            prompt = input_ids if embeds is None else embeds
+            # A mask longer than the ids means the caller passed only the new ids (transformers' convention).
+            if embeds is not None or mask is None or mask.shape[-1] == input_ids.shape[1]:
+                consumed, length = state.get_seq_length(), prompt.shape[1]
+                if length <= consumed:
+                    name = "decoder_input_ids" if decoder else ("input_ids" if embeds is None else "inputs_embeds")
+                    raise ValueError(
+                        f"cache has consumed {consumed} tokens, but {name} has {length}; pass the whole prompt: "
+                        "the tokens the cache covers, then at least one new token."
+                    )
+                kwargs["next_sequence_length"] = length - consumed
+        return super().prepare_inputs_for_generation(input_ids, *args, **kwargs)
+
+
+class RNNForCausalLM(RNNPreTrainedModel, RecurrentGenerationMixin):
     """Recurrent language model: next-token logits, generation with the recurrent state as the cache."""
 
     _tied_weights_keys = {"lm_head.weight": "model.embed_tokens.weight"}
@@ -532,7 +688,7 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
             input_ids=input_ids,
             attention_mask=attention_mask,
             inputs_embeds=inputs_embeds,
-            cache=state_argument(cache, past_key_values),
+            cache=state_argument(cache, past_key_values, use_cache=use_cache),
             use_cache=use_cache,
             output_hidden_states=output_hidden_states,
         )
@@ -546,6 +702,8 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
         logits = self.lm_head(kept)
         loss = None
         if labels is not None:
+            vocab_size = self.config.vocab_size
+            check_label_ids(labels, hidden_states.shape[:2], vocab_size, "config.vocab_size", "(batch, time)")
             loss = self.loss_function(
                 logits=logits,
                 labels=labels,
@@ -556,7 +714,7 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
             if self.training and (
                 self.config.activation_regularization or self.config.temporal_activation_regularization
             ):
-                mask = self.model._mask_for_new_tokens(attention_mask, *hidden_states.shape[:2])
+                mask = check_attention_mask(attention_mask, *hidden_states.shape[:2], past=True)
                 loss = loss + activation_penalty(
                     self.config, hidden_states, dropped_hidden_states, mask, num_items_in_batch
                 )
@@ -572,7 +730,7 @@ def pool_sequence(
     Summarise `(batch, time, features)` states into `(batch, features)` over the real tokens only.
 
     `"last"` takes the forward direction at the last real token and the backward direction at the first one,
-    i.e. each direction's final state.
+    i.e. each direction's final state. A row with no real token (all padding) pools to zeros with every method.
     """
     if attention_mask is None:
         attention_mask = hidden_states.new_ones(hidden_states.shape[:2])
@@ -581,7 +739,9 @@ def pool_sequence(
         weights = mask.unsqueeze(-1).to(hidden_states.dtype)
         return (hidden_states * weights).sum(1) / weights.sum(1).clamp(min=1.0)
     if pooling == "max":
-        return hidden_states.masked_fill(~mask.unsqueeze(-1), torch.finfo(hidden_states.dtype).min).amax(1)
+        pooled = hidden_states.masked_fill(~mask.unsqueeze(-1), torch.finfo(hidden_states.dtype).min).amax(1)
+        # A row with no token would keep the dtype's minimum (logits near -1e38): it pools to zeros, as in "mean".
+        return pooled.masked_fill(~mask.any(1, keepdim=True), 0.0)
     positions = torch.arange(mask.size(1), device=mask.device).expand_as(mask)
     last = torch.where(mask, positions, -1).amax(1).clamp(min=0)
     rows = torch.arange(hidden_states.size(0), device=hidden_states.device)
@@ -634,8 +794,36 @@ class RNNForSequenceClassification(RNNPreTrainedModel):
         logits = self.score(self.output_dropout(pooled))
         loss = None
         if labels is not None:
+            self.check_labels(labels, logits.size(0))
             loss = self.loss_function(labels=labels, pooled_logits=logits, config=self.config)
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+
+    def check_labels(self, labels: torch.Tensor, batch_size: int) -> None:
+        """The labels the loss (chosen as transformers does, from `problem_type` or the labels) can score."""
+        num_labels, problem_type = self.config.num_labels, self.config.problem_type
+        is_float = isinstance(labels, torch.Tensor) and labels.is_floating_point()
+        if problem_type is None:  # as ForSequenceClassificationLoss will choose it
+            is_ids = isinstance(labels, torch.Tensor) and labels.dtype in (torch.long, torch.int32)
+            problem_type = "single_label_classification" if is_ids else "multi_label_classification"
+            if num_labels == 1:
+                problem_type = "regression"
+        if problem_type == "single_label_classification":
+            column = isinstance(labels, torch.Tensor) and labels.dim() == 2  # (batch, 1) is accepted as well
+            shape, dims = ((batch_size, 1), "(batch, 1)") if column else ((batch_size,), "(batch,)")
+            check_label_ids(labels, shape, num_labels, "config.num_labels", dims)
+            return
+        if problem_type == "regression":  # the loss squeezes both sides
+            expected, fits = (batch_size,), is_float and labels.numel() == batch_size
+        else:
+            expected = (batch_size, num_labels)
+            fits = is_float and tuple(labels.shape) == expected
+        if not fits:
+            kind = labels.dtype if isinstance(labels, torch.Tensor) else type(labels).__name__
+            shape = tuple(labels.shape) if isinstance(labels, torch.Tensor) else None
+            raise ValueError(
+                f"labels ({kind}, shape {shape}) do not fit {problem_type} with config.num_labels={num_labels}: "
+                f"expected floats of shape {expected}, or class ids of shape (batch,) with num_labels > 1."
+            )
 
 
 class RNNForTokenClassification(RNNPreTrainedModel):
@@ -673,6 +861,7 @@ class RNNForTokenClassification(RNNPreTrainedModel):
         logits = self.classifier(self.output_dropout(outputs.last_hidden_state))
         loss = None
         if labels is not None:
+            check_label_ids(labels, logits.shape[:2], self.config.num_labels, "config.num_labels", "(batch, time)")
             loss = self.loss_function(logits, labels, self.config, num_items_in_batch=num_items_in_batch)
         return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
 
@@ -684,4 +873,5 @@ __all__ = [
     "RNNForSequenceClassification",
     "RNNForTokenClassification",
     "RNNStack",
+    "RecurrentGenerationMixin",
 ]

@@ -20,13 +20,20 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers.generation import GenerationMixin
 from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput, Seq2SeqModelOutput
 from transformers.utils import can_return_tuple
 
 from .cache_rnn import RecurrentCache, RecurrentStateLayer, output_state, state_argument, state_output
 from .configuration_rnn_seq2seq import RNNSeq2SeqConfig
-from .modeling_rnn import RNNPreTrainedModel, RNNStack
+from .modeling_rnn import (
+    RecurrentGenerationMixin,
+    RNNPreTrainedModel,
+    RNNStack,
+    check_attention_mask,
+    check_inputs_embeds,
+    check_label_ids,
+    check_token_ids,
+)
 
 
 @dataclass
@@ -160,9 +167,11 @@ class RNNSeq2SeqEncoder(nn.Module):
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of input_ids or inputs_embeds to the encoder.")
         if input_ids is not None:
-            check_token_ids(input_ids, self.vocab_size, "input_ids", "config.vocab_size")
+            check_token_ids(input_ids, self.vocab_size)
             inputs_embeds = self.embed_tokens(input_ids)
-        check_mask(attention_mask, inputs_embeds.shape[:2], "attention_mask")
+        else:
+            check_inputs_embeds(inputs_embeds, self.embed_tokens.embedding_dim)
+        check_attention_mask(attention_mask, *inputs_embeds.shape[:2])
         # The stack writes each layer's final state into a cache; the top layer's starts the decoder.
         final_states = RecurrentCache(len(self.rnn.layers), self.num_state_tensors)
         last_hidden_state, all_hidden_states = self.rnn(
@@ -241,6 +250,11 @@ class RNNAttentionDecoder(nn.Module):
         """
         if cache.get_seq_length() == 0:
             self.start(cache, encoder_outputs)
+        elif self.input_feeding and cache.get_memory(cache.INPUT_FEED) is None:
+            raise ValueError(
+                "cache holds no input-feed vector, but this model feeds its attentional vector back (input_feeding="
+                "True); pass a cache that this model returned."
+            )
         encoder_states = encoder_outputs.last_hidden_state
         keys = cache.get_memory(cache.KEYS)
         inputs_embeds = self.embedding_dropout(inputs_embeds)
@@ -267,23 +281,6 @@ class RNNAttentionDecoder(nn.Module):
             attentional, weights = torch.cat(attentional, dim=1), torch.cat(weights, dim=1)
         cache.seen_tokens += inputs_embeds.size(1)
         return attentional, weights
-
-
-def check_token_ids(ids: torch.Tensor, vocab_size: int, name: str, field: str) -> None:
-    """Fail with the offending id instead of an opaque index error inside an embedding."""
-    outside = (ids < 0) | (ids >= vocab_size)
-    if bool(outside.any()):
-        raise ValueError(
-            f"{name} contains {ids[outside][0].item()}, outside the vocabulary [0, {vocab_size}) of this model "
-            f"({field}={vocab_size}); was the text encoded with another tokenizer?"
-        )
-
-
-def check_mask(mask: torch.Tensor | None, shape: torch.Size, name: str) -> None:
-    if mask is not None and (mask.dim() != 2 or tuple(mask.shape) != tuple(shape)):
-        raise ValueError(
-            f"{name} has shape {tuple(mask.shape)}; expected {tuple(shape)}, a 2-D mask of 1 (token) and 0 (padding)."
-        )
 
 
 def shift_tokens_right(labels: torch.Tensor, pad_token_id: int, decoder_start_token_id: int) -> torch.Tensor:
@@ -358,9 +355,9 @@ class RNNSeq2SeqModel(RNNSeq2SeqPreTrainedModel):
         Returns:
             `last_hidden_state` `(batch, tgt_len, decoder_hidden_size)`: the attentional vectors.
         """
-        past_key_values = state_argument(cache, past_key_values, AttentionDecoderCache)
+        past_key_values = state_argument(cache, past_key_values, AttentionDecoderCache, use_cache)
         if use_cache is None:
-            use_cache = self.config.use_cache and not self.training
+            use_cache = past_key_values is not None or (self.config.use_cache and not self.training)
         if encoder_outputs is None:
             encoder_outputs = self.encoder(
                 input_ids=input_ids,
@@ -379,8 +376,7 @@ class RNNSeq2SeqModel(RNNSeq2SeqPreTrainedModel):
         if attention_mask is None:
             encoder_mask = encoder_states.new_ones(encoder_states.shape[:2], dtype=torch.bool)
         else:
-            check_mask(attention_mask, encoder_states.shape[:2], "attention_mask")
-            encoder_mask = attention_mask.bool()
+            encoder_mask = check_attention_mask(attention_mask, *encoder_states.shape[:2]).bool()
 
         if (decoder_input_ids is None) == (decoder_inputs_embeds is None):
             raise ValueError("Pass exactly one of decoder_input_ids, decoder_inputs_embeds (or labels to the LM head).")
@@ -388,15 +384,18 @@ class RNNSeq2SeqModel(RNNSeq2SeqPreTrainedModel):
             vocab_size = self.config.decoder_vocab_size
             check_token_ids(decoder_input_ids, vocab_size, "decoder_input_ids", "config.decoder_vocab_size")
             decoder_inputs_embeds = self.get_decoder_input_embeddings()(decoder_input_ids)
+        else:
+            check_inputs_embeds(decoder_inputs_embeds, self.config.embedding_size, "decoder_inputs_embeds")
         batch_size, new_steps = decoder_inputs_embeds.shape[:2]
-        if decoder_attention_mask is not None:
-            if decoder_attention_mask.dim() != 2 or decoder_attention_mask.size(1) < new_steps:
-                raise ValueError(
-                    f"decoder_attention_mask has shape {tuple(decoder_attention_mask.shape)}; expected "
-                    f"(batch={batch_size}, time>={new_steps}), a 2-D mask of 1 (token) and 0 (padding)."
-                )
-            # generate() passes the mask of the whole target so far; the cache already covers the past columns.
-            decoder_attention_mask = decoder_attention_mask[:, -new_steps:]
+        if batch_size != encoder_states.size(0):
+            raise ValueError(
+                f"The decoder inputs hold {batch_size} rows but the source (input_ids or encoder_outputs) holds "
+                f"{encoder_states.size(0)}; every target needs its source."
+            )
+        # generate() passes the mask of the whole target so far; the cache already covers the past columns.
+        decoder_attention_mask = check_attention_mask(
+            decoder_attention_mask, batch_size, new_steps, "decoder_attention_mask", past=True
+        )
 
         cache = past_key_values if past_key_values is not None else AttentionDecoderCache.from_config(self.config)
         attentional, weights = self.decoder(
@@ -415,7 +414,7 @@ class RNNSeq2SeqModel(RNNSeq2SeqPreTrainedModel):
         )
 
 
-class RNNSeq2SeqForConditionalGeneration(RNNSeq2SeqPreTrainedModel, GenerationMixin):
+class RNNSeq2SeqForConditionalGeneration(RNNSeq2SeqPreTrainedModel, RecurrentGenerationMixin):
     """Translation head: target-token logits from the attentional vectors; `generate()` with the decoder cache."""
 
     _tied_weights_keys = {"lm_head.weight": "model.decoder.embed_tokens.weight"}
@@ -484,6 +483,13 @@ class RNNSeq2SeqForConditionalGeneration(RNNSeq2SeqPreTrainedModel, GenerationMi
         gradient accumulation weighs every target token equally), else the mean over scored tokens. The decoder
         state is `cache` (`past_key_values` before transformers 5.24), as in `RNNSeq2SeqModel`.
         """
+        if labels is not None:
+            # Checked before the shift: the decoder reads them as its inputs.
+            targets = decoder_input_ids if decoder_input_ids is not None else decoder_inputs_embeds
+            source = input_ids if input_ids is not None else inputs_embeds
+            shape = targets.shape[:2] if targets is not None else (getattr(source, "shape", (None,))[0], None)
+            vocab_size = self.config.decoder_vocab_size
+            check_label_ids(labels, tuple(shape), vocab_size, "config.decoder_vocab_size", "(batch, tgt_len)")
         if labels is not None and decoder_input_ids is None and decoder_inputs_embeds is None:
             decoder_input_ids = self.prepare_decoder_input_ids_from_labels(labels)
         outputs = self.model(
@@ -492,7 +498,7 @@ class RNNSeq2SeqForConditionalGeneration(RNNSeq2SeqPreTrainedModel, GenerationMi
             decoder_input_ids=decoder_input_ids,
             decoder_attention_mask=decoder_attention_mask,
             encoder_outputs=encoder_outputs,
-            cache=state_argument(cache, past_key_values, AttentionDecoderCache),
+            cache=state_argument(cache, past_key_values, AttentionDecoderCache, use_cache),
             inputs_embeds=inputs_embeds,
             decoder_inputs_embeds=decoder_inputs_embeds,
             use_cache=use_cache,
