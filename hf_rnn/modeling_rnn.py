@@ -16,6 +16,7 @@ from torch.nn import functional as F
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 from transformers import PreTrainedModel
 from transformers import initialization as init
+from transformers.cache_utils import Cache
 from transformers.generation import GenerationMixin
 from transformers.modeling_outputs import (
     BaseModelOutputWithPast,
@@ -563,37 +564,54 @@ class RecurrentGenerationMixin(GenerationMixin):
     """
     `generate()` for the heads whose cache is a recurrent state (`RecurrentCache` and its subclasses).
 
-    A prompt given with a cache holds the tokens the cache has consumed, then the new ones (as for attention
-    caches): the first step feeds only the new ones. transformers 5.24 leaves such a prompt whole for a cache of
-    linear-attention layers (Mamba expects new tokens only), which would run the consumed tokens twice. The ids
-    are checked before generate() indexes their time axis.
+    Continuing from a cache, generate() is given the whole sequence (transformers' convention): the tokens the
+    cache has read, then the new ones. transformers 5.23 cuts the part the cache has read; 5.24 cuts nothing for a
+    cache of linear-attention layers (Mamba's expect new tokens only), and the state would read those tokens
+    twice. Cutting here, by the cache's own count, gives the same on every release. A caller's cache of B rows
+    meeting B * num_beams (or num_return_sequences) rows is expanded the way generate() expanded the inputs. The
+    ids are checked before generate() indexes their time axis.
     """
 
     def generate(self, inputs: torch.Tensor | None = None, *args, **kwargs):
         ids = kwargs.get(self.main_input_name) if inputs is None else inputs
         if ids is not None:
             check_token_ids(ids, self.config.vocab_size, self.main_input_name)
+        # Either name on every release: generate() itself only knows the installed release's. (Which kind of
+        # cache is checked by forward, which knows the kind it needs.)
+        for name in {"cache", "past_key_values"} - {CACHE_NAME}:
+            if name in kwargs:
+                kwargs[CACHE_NAME] = state_argument(kwargs.get(CACHE_NAME), kwargs.pop(name), Cache)
+        state = kwargs.get(CACHE_NAME)
+        rows = state.batch_size if isinstance(state, RecurrentCache) else None
+        if rows is not None and ids is not None and rows != ids.shape[0]:
+            # Checked here, before generate() repeats the inputs for beams (prepare_inputs_for_generation then
+            # repeats the cache likewise): a cache of other sequences must not be stretched over these.
+            raise ValueError(
+                f"cache holds the state of {rows} sequences, but the input has {ids.shape[0]} rows; a cache holds "
+                "one row per sequence."
+            )
         return super().generate(inputs, *args, **kwargs)
 
-    def prepare_inputs_for_generation(self, input_ids: torch.Tensor, *args, **kwargs) -> dict:
-        state = kwargs.get("cache", kwargs.get("past_key_values"))
-        prefill = kwargs.get("is_first_iteration") and kwargs.get("next_sequence_length", 0) is None
-        if prefill and isinstance(state, RecurrentCache) and state.get_seq_length() > 0:
-            decoder = self.config.is_encoder_decoder
-            embeds = None if decoder else kwargs.get("inputs_embeds")
-            mask = kwargs.get("decoder_attention_mask" if decoder else "attention_mask")
-            prompt = input_ids if embeds is None else embeds
-            # A mask longer than the ids means the caller passed only the new ids (transformers' convention).
-            if embeds is not None or mask is None or mask.shape[-1] == input_ids.shape[1]:
-                consumed, length = state.get_seq_length(), prompt.shape[1]
-                if length <= consumed:
-                    name = "decoder_input_ids" if decoder else ("input_ids" if embeds is None else "inputs_embeds")
-                    raise ValueError(
-                        f"cache has consumed {consumed} tokens, but {name} has {length}; pass the whole prompt: "
-                        "the tokens the cache covers, then at least one new token."
-                    )
-                kwargs["next_sequence_length"] = length - consumed
-        return super().prepare_inputs_for_generation(input_ids, *args, **kwargs)
+    def prepare_inputs_for_generation(self, input_ids: torch.LongTensor, *args, **kwargs) -> dict:
+        model_inputs = super().prepare_inputs_for_generation(input_ids, *args, **kwargs)
+        ids_name = "decoder_input_ids" if self.config.is_encoder_decoder else "input_ids"
+        state = model_inputs.get(CACHE_NAME)
+        if not isinstance(state, RecurrentCache) or model_inputs.get(ids_name) is None:
+            return model_inputs
+        rows = state.batch_size
+        if rows is not None and rows != input_ids.shape[0] and input_ids.shape[0] % rows == 0:
+            state.batch_repeat_interleave(input_ids.shape[0] // rows)
+        consumed = state.get_seq_length()
+        if consumed == 0:
+            return model_inputs
+        if input_ids.shape[1] <= consumed:
+            raise ValueError(
+                f"cache has consumed {consumed} tokens, but {ids_name} has {input_ids.shape[1]}; to continue from "
+                f"it, pass generate() the whole sequence: the {consumed} tokens the cache covers, then at least one "
+                "new token."
+            )
+        model_inputs[ids_name] = input_ids[:, consumed:]
+        return model_inputs
 
 
 class RNNForCausalLM(RNNPreTrainedModel, RecurrentGenerationMixin):
@@ -624,34 +642,6 @@ class RNNForCausalLM(RNNPreTrainedModel, RecurrentGenerationMixin):
     def _supports_default_dynamic_cache(cls) -> bool:
         # The model builds its own RecurrentCache on the first forward; a DynamicCache cannot hold its state.
         return False
-
-    def prepare_inputs_for_generation(self, input_ids: torch.LongTensor, *args, **kwargs) -> dict:
-        """
-        transformers' inputs, with `input_ids` cut to the tokens the cache has not read yet.
-
-        Continuing from a cache, generate() is given the whole sequence (transformers' convention). transformers
-        5.23 cuts the part the cache has read; 5.24 cuts nothing for a recurrent (linear) cache, and the state would
-        read those tokens twice. Cutting here, by the cache's own count, gives the same on every release. A cache
-        of B rows meeting B * num_beams (or num_return_sequences) rows is expanded the way generate() expanded
-        the inputs.
-        """
-        model_inputs = super().prepare_inputs_for_generation(input_ids, *args, **kwargs)
-        state = model_inputs.get(CACHE_NAME)
-        if state is None or model_inputs.get("input_ids") is None:
-            return model_inputs
-        rows = state.batch_size
-        if rows is not None and rows != input_ids.shape[0] and input_ids.shape[0] % rows == 0:
-            state.batch_repeat_interleave(input_ids.shape[0] // rows)
-        if state.get_seq_length() == 0:
-            return model_inputs
-        unread = input_ids.shape[1] - state.get_seq_length()
-        if unread < 1:
-            raise ValueError(
-                f"The cache has read {state.get_seq_length()} tokens; to continue from it, pass generate() the whole "
-                f"sequence as input_ids: those {state.get_seq_length()} tokens, then at least one new one."
-            )
-        model_inputs["input_ids"] = input_ids[:, -unread:]
-        return model_inputs
 
     def get_input_embeddings(self) -> nn.Embedding:
         return self.model.embed_tokens

@@ -219,6 +219,10 @@ def test_state_handling_logs_no_deprecation_warning():
             for num_beams in (1, 3):
                 model.generate(prompt, max_new_tokens=3, num_beams=num_beams, do_sample=False)
                 translator.generate(prompt, max_new_tokens=3, num_beams=num_beams)
+                for name in ("cache", "past_key_values"):  # either name, on every release
+                    state = output_state(model(prompt, use_cache=True))
+                    whole = torch.cat([prompt, prompt], 1)
+                    model.generate(whole, max_new_tokens=2, num_beams=num_beams, **{name: state})
     finally:
         library_logger.removeHandler(handler)
     messages = [record.getMessage() for record in records]
