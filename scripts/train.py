@@ -1428,6 +1428,8 @@ def main(argv: list[str] | None = None, callbacks: list[TrainerCallback] | None 
     keep_hub_token_out_of_files(training_args)
     setup_logging(training_args)
     logger.info(f"Task {model_args.task}, output to {training_args.output_dir}")
+    if resume is not None:
+        logger.info(f"Resuming from {resume} (its tokenizer, weights, optimizer and step)")
     set_seed(training_args.seed)
 
     try:
@@ -1485,10 +1487,17 @@ def main(argv: list[str] | None = None, callbacks: list[TrainerCallback] | None 
             training_command=training_command(),
             hyperparameters=card_hyperparameters(training_args),
             repo_id=training_args.hub_model_id,
-            base_model=model_args.model_name_or_path,
+            base_model=hub_base_model(model_args.model_name_or_path),
         )
     if training_args.push_to_hub:
         push_with_model_card(trainer, card)  # every rank: Trainer.push_to_hub synchronises them
+
+
+def hub_base_model(model_name_or_path: str | None) -> str | None:
+    """The card's `base_model`: a Hub id; a local folder is no Hub model (and its path is not published)."""
+    if model_name_or_path is None or Path(model_name_or_path).exists():
+        return None
+    return model_name_or_path
 
 
 def describe_data(task: str, data_args: DataArguments) -> str:
