@@ -23,10 +23,12 @@ datasets, collator, task metrics and outputs); training, evaluation and saving a
 """
 
 import argparse
+import dataclasses
 import json
 import logging
 import math
 import os
+import re
 import shutil
 import sys
 from collections.abc import Callable, Iterable
@@ -374,16 +376,28 @@ def parse_arguments(argv: list[str]) -> tuple[ModelArguments, DataArguments, Seq
     generation flags only the translation task reads.
     """
     parser = HfArgumentParser((ModelArguments, DataArguments, Seq2SeqTrainingArguments))
-    if len(argv) == 1 and argv[0].endswith(".json"):
-        given = json.loads(Path(argv[0]).read_text())
-        return parser.parse_dict({**training_defaults(given.get("task", ModelArguments.task), set(given)), **given})
-    # The defaults depend on the task, so read --task alone first.
-    task_parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    task_parser.add_argument("--task", default=ModelArguments.task)
-    task = task_parser.parse_known_args(argv)[0].task
-    given = {arg.lstrip("-").split("=")[0].replace("-", "_") for arg in argv if arg.startswith("--")}
-    parser.set_defaults(**training_defaults(task, given))
-    return parser.parse_args_into_dataclasses(args=argv)
+    try:
+        if len(argv) == 1 and argv[0].endswith(".json"):
+            given = json.loads(Path(argv[0]).read_text())
+            return parser.parse_dict({**training_defaults(given.get("task", ModelArguments.task), set(given)), **given})
+        # The defaults depend on the task, so read --task alone first.
+        task_parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+        task_parser.add_argument("--task", default=ModelArguments.task)
+        task = task_parser.parse_known_args(argv)[0].task
+        given = {arg.lstrip("-").split("=")[0].replace("-", "_") for arg in argv if arg.startswith("--")}
+        parser.set_defaults(**training_defaults(task, given))
+        return parser.parse_args_into_dataclasses(args=argv)
+    except ValueError as error:  # TrainingArguments' own checks name its Python fields
+        raise ValueError(as_flag_names(str(error), parser)) from None
+
+
+def as_flag_names(message: str, parser: HfArgumentParser) -> str:
+    """A library's message with the argument fields it names (`warmup_steps`) written as flags (`--warmup_steps`)."""
+    names = {f.name for dataclass_type in parser.dataclass_types for f in dataclasses.fields(dataclass_type)}
+    names = sorted((name for name in names if "_" in name), key=len, reverse=True)  # not plain words ("task")
+    if not names:
+        return message
+    return re.sub(rf"(?<![\w-])({'|'.join(map(re.escape, names))})(?!\w)", r"--\1", message)
 
 
 def training_defaults(task: str, given: set[str]) -> dict:
