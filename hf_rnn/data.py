@@ -7,6 +7,7 @@ validation split, the first `validation_split_percentage` percent of its rows be
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from itertools import chain
 from pathlib import Path
@@ -22,6 +23,9 @@ __all__ = [
     "load_classification_datasets",
     "load_parallel_datasets",
     "load_tagging_datasets",
+    "check_iob2_tags",
+    "check_nonempty_column",
+    "check_text_file",
     "read_conll",
     "read_lines",
     "default_lm_corpus",
@@ -76,6 +80,32 @@ def default_lm_datasets(validation_split_percentage: float = 10) -> DatasetDict:
     return split_off_validation(Dataset.from_dict({"text": default_lm_corpus()}), validation_split_percentage)
 
 
+def check_text_file(path: str, flag: str) -> None:
+    """
+    `path` is a non-empty file of UTF-8 text (gzip'd if its name ends in .gz); otherwise a `FileNotFoundError` or
+    `ValueError` naming `flag`, rather than a decoding or parsing error from deep inside a loader.
+    """
+    import gzip
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{flag} {path!r} does not exist (or is not a file).")
+    try:
+        data = gzip.decompress(Path(path).read_bytes()) if path.endswith(".gz") else Path(path).read_bytes()
+    except (OSError, EOFError) as error:  # gzip.BadGzipFile is an OSError
+        raise ValueError(f"{flag} {path!r} is not a readable gzip file: {error}") from None
+    if not data.strip():
+        raise ValueError(f"{flag} {path!r} is empty.")
+    if b"\0" in data:
+        raise ValueError(f"{flag} {path!r} is not a text file (it holds NUL bytes: binary data?).")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise ValueError(
+            f"{flag} {path!r} is not UTF-8 text (byte 0x{data[error.start]:02x} on line {line}); re-encode it as UTF-8."
+        ) from None
+
+
 def _data_file_builder(path: str | None, flag: str) -> str | None:
     """The `datasets` builder for a local file; a `FileNotFoundError` or `ValueError` naming `flag` otherwise."""
     if path is None:
@@ -86,7 +116,31 @@ def _data_file_builder(path: str | None, flag: str) -> str | None:
     if extension not in DATA_FILE_BUILDERS:
         allowed = ", ".join(f".{e}" for e in DATA_FILE_BUILDERS)
         raise ValueError(f"{flag} {path!r} has an unsupported extension; use one of {allowed}.")
+    check_text_file(path, flag)
     return DATA_FILE_BUILDERS[extension]
+
+
+def _load_data_file(builder: str, split: str, path: str, flag: str, options: dict) -> Dataset:
+    """One local file through its `datasets` builder; a malformed file is a `ValueError` naming `flag`."""
+    import logging
+
+    from datasets.exceptions import DatasetGenerationError
+
+    # The builders also log the parser's error; it is raised below as one message instead.
+    datasets_logger = logging.getLogger("datasets")
+    level = datasets_logger.level
+    datasets_logger.setLevel(logging.CRITICAL)
+    try:
+        return load_dataset(builder, data_files={split: path}, **options)[split]
+    except DatasetGenerationError as error:
+        cause = error.__cause__ or error
+        # The builders wrap the parser's error ("Failed to read file ... with error <class ...>: reason"): keep the
+        # reason, on one line.
+        reason = " ".join(str(cause).split()).rpartition(">: ")[2] or type(cause).__name__
+        kind = {"csv": "CSV/TSV", "json": "JSON/JSON Lines", "text": "text"}.get(builder, builder)
+        raise ValueError(f"{flag} {path!r} is not valid {kind}: {reason}") from None
+    finally:
+        datasets_logger.setLevel(level)
 
 
 def load_data_files(
@@ -111,8 +165,9 @@ def load_data_files(
     options = {"keep_linebreaks": True} if builder == "text" else TSV_OPTIONS if is_tsv else {}
     # One load per file: files whose columns differ (SST-2's dev.tsv names its text column "content") then load,
     # and the caller's column check can name the flag, rather than `datasets` failing to cast one to the other.
+    flags = {"train": "--train_file", "validation": "--validation_file"}
     raw_datasets = DatasetDict(
-        {split: load_dataset(builder, data_files={split: path}, **options)[split] for split, path in data_files.items()}
+        {split: _load_data_file(builder, split, path, flags[split], options) for split, path in data_files.items()}
     )
     if validation_file is None:
         raw_datasets = split_off_validation(raw_datasets["train"], validation_split_percentage)
@@ -202,6 +257,56 @@ def tokenize_and_group(
                 "use a smaller --block_size or more text."
             )
     return grouped
+
+
+def check_nonempty_column(
+    raw_datasets: DatasetDict, column: str, flag: str, sources: dict[str, str], allow_empty: bool = False
+) -> None:
+    """
+    Every row of every split has a non-empty `column`: a string with a visible character, or a non-empty list. An
+    empty row encodes to no tokens, which a recurrent model cannot run on (or averages to NaN). Otherwise a
+    `ValueError` naming `flag`, the split's source (`sources[split]`), the first bad row and how many there are.
+    `allow_empty`: only require strings (running text, where an empty line is just a line break).
+    """
+
+    def is_bad(value) -> bool:
+        if allow_empty:
+            return not isinstance(value, str)
+        return not (isinstance(value, str) and value.strip()) and not (isinstance(value, list) and value)
+
+    for split, dataset in raw_datasets.items():
+        if column not in dataset.column_names:
+            continue  # the caller's column check names the flag
+        bad = [i for i, value in enumerate(dataset[column]) if is_bad(value)]
+        if not bad:
+            continue
+        value = dataset[bad[0]][column]
+        if value is None:
+            what = "no value"
+        elif isinstance(value, (str, list)):
+            what = f"{value!r}"
+        else:
+            what = f"{value!r}, not text"
+        raise ValueError(
+            f"{flag} {column!r}: {len(bad)} row(s) of the {split} data ({sources.get(split, split)}) are empty or not "
+            f"text; the first is row {bad[0] + 1} of the {split} split ({what}). Remove or fill them."
+        )
+
+
+IOB2_TAG = re.compile(r"O|[BI]-\S+")
+
+
+def check_iob2_tags(tags: Iterable[str], flag: str) -> None:
+    """
+    Every tag is IOB2 ("O", "B-TYPE", "I-TYPE"), as the entity metric (seqeval, strict IOB2) requires; otherwise a
+    `ValueError` naming `flag` now, rather than a crash at the first evaluation, after training.
+    """
+    invalid = sorted({str(tag) for tag in tags if not IOB2_TAG.fullmatch(str(tag))})
+    if invalid:
+        raise ValueError(
+            f"{flag}: the tags {', '.join(map(repr, invalid[:10]))} are not IOB2 ('O', 'B-TYPE' or 'I-TYPE'); the "
+            "entity scores need IOB2 tags (convert IOBES or bare 'PER' tags first)."
+        )
 
 
 def nonempty_texts(dataset: Dataset, text_column: str) -> Iterable[str]:
@@ -410,6 +515,7 @@ def read_conll(path: str, flag: str) -> dict[str, list[list[str]]]:
     A CoNLL-style file: one token a line with its columns separated by whitespace, the tag in the LAST column,
     a blank line between sentences; `-DOCSTART-` lines are skipped. Returns `"tokens"` and `"ner_tags"` columns.
     """
+    check_text_file(path, flag)
     rows, tokens, tags = {"tokens": [], "ner_tags": []}, [], []
 
     def end_sentence() -> None:
@@ -467,8 +573,7 @@ def read_lines(path: str, flag: str) -> list[str]:
     """The lines of a text file (gzip'd if its name ends in .gz), without their line breaks."""
     import gzip
 
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"{flag} {path!r} does not exist (or is not a file).")
+    check_text_file(path, flag)
     opener = gzip.open if path.endswith(".gz") else open
     with opener(path, "rt", encoding="utf-8") as file:
         return file.read().splitlines()

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -199,7 +200,7 @@ def render_model_card(
         metric_rows=[(name, _format(value)) for name, value in results.items()],
         dataset_description=dataset_pretty,
         dataset_id=dataset_name,
-        training_command=training_command,
+        training_command=redact_tokens(training_command),
         hyperparameter_rows=[(name, _cell(_format(value))) for name, value in hyperparameters.items()],
     )
 
@@ -228,10 +229,11 @@ def push_with_model_card(trainer, card: ModelCard | None, commit_message: str = 
     return card.push_to_hub(trainer.hub_model_id, token=trainer.args.hub_token, commit_message="Model card")
 
 
-def training_command(argv: list[str] | None = None) -> str:
+def training_command(argv: list[str] | None = None, cwd: str | Path | None = None) -> str:
     """
     The command line of this run, for the card: `python`, `torchrun` or `accelerate launch` (recognized by the
-    environment they set; their own flags are not visible to the script) followed by `sys.argv`, shell-quoted.
+    environment they set; their own flags are not visible to the script) followed by `sys.argv`, shell-quoted,
+    made safe to publish by `public_arguments`: no token, no absolute local path.
     """
     argv = sys.argv if argv is None else argv
     if "ACCELERATE_DYNAMO_BACKEND" in os.environ:
@@ -240,7 +242,52 @@ def training_command(argv: list[str] | None = None) -> str:
         launcher = ["torchrun"]
     else:
         launcher = ["python"]
-    return shlex.join([*launcher, *argv])
+    return shlex.join([*launcher, *public_arguments(argv, cwd)])
+
+
+# A flag whose value is a credential (--hub_token, --hub-token, and the like), and a Hugging Face access token.
+_SECRET_FLAG = re.compile(r"--[\w-]*(token|secret|password|api[_-]?key)", re.IGNORECASE)
+_HF_TOKEN = re.compile(r"\bhf_[A-Za-z0-9]{16,}")
+REDACTED = "<redacted>"
+
+
+def redact_tokens(text: str) -> str:
+    """`text` with every Hugging Face access token (`hf_...`) replaced by `<redacted>`."""
+    return _HF_TOKEN.sub(REDACTED, text)
+
+
+def public_arguments(argv: list[str], cwd: str | Path | None = None) -> list[str]:
+    """
+    `argv` as it may be published: a credential flag is dropped with its value (the reader logs in their own way),
+    any other `hf_...` token is redacted, and an absolute path becomes relative to `cwd` (default: the current
+    folder) when it lies inside it, else its file name alone, so the card does not reveal the local file system.
+    """
+    cwd = Path(os.getcwd() if cwd is None else cwd).resolve()
+
+    def public_path(value: str) -> str:
+        if not os.path.isabs(value):
+            return value
+        path = Path(value)
+        try:
+            return str(path.resolve().relative_to(cwd))
+        except (ValueError, OSError):
+            return path.name or value
+
+    public, skip_value = [], False
+    for arg in argv:
+        if skip_value:
+            skip_value = False
+            continue
+        flag, equals, value = arg.partition("=")
+        if arg.startswith("--") and _SECRET_FLAG.fullmatch(flag):
+            skip_value = not equals  # "--hub_token VALUE": drop the value too
+            continue
+        if arg.startswith("--") and equals:
+            arg = f"{flag}={public_path(value)}"
+        else:
+            arg = public_path(arg)
+        public.append(redact_tokens(arg))
+    return public
 
 
 def _template_for(task: str) -> Path:

@@ -23,9 +23,13 @@ datasets, collator, task metrics and outputs); training, evaluation and saving a
 """
 
 import argparse
+import dataclasses
 import json
 import logging
 import math
+import os
+import re
+import shutil
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -63,6 +67,8 @@ from transformers import (
 
 import hf_rnn
 from hf_rnn.data import (
+    check_iob2_tags,
+    check_nonempty_column,
     load_classification_datasets,
     load_data_files,
     load_hub_dataset,
@@ -260,7 +266,8 @@ class ModelArguments:
 class DataArguments:
     """
     What to train and evaluate on. Without a dataset or file: the task's embedded default (the Python documentation
-    for causal-lm; generated data for the others, see `hf_rnn.data`).
+    for causal-lm; generated data for the others, see `hf_rnn.data`). Also --overwrite_output_dir, which
+    transformers 5 no longer has.
     """
 
     dataset_name: str | None = field(
@@ -326,6 +333,14 @@ class DataArguments:
             "mean loss over every validation token. --max_*_samples then keep N*block_size tokens."
         },
     )
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={
+            "help": "Write into a non-empty --output_dir, replacing the files this run writes (other files stay). "
+            "Refused while it holds checkpoint-* folders of an earlier run: Trainer's --save_total_limit rotation "
+            "would delete them; move them away, or resume one with --resume_from_checkpoint."
+        },
+    )
     max_train_samples: int | None = field(default=None, metadata={"help": "Keep only this many train blocks."})
     max_eval_samples: int | None = field(default=None, metadata={"help": "Keep only this many validation blocks."})
     num_sample_generations: int = field(
@@ -361,16 +376,28 @@ def parse_arguments(argv: list[str]) -> tuple[ModelArguments, DataArguments, Seq
     generation flags only the translation task reads.
     """
     parser = HfArgumentParser((ModelArguments, DataArguments, Seq2SeqTrainingArguments))
-    if len(argv) == 1 and argv[0].endswith(".json"):
-        given = json.loads(Path(argv[0]).read_text())
-        return parser.parse_dict({**training_defaults(given.get("task", ModelArguments.task), set(given)), **given})
-    # The defaults depend on the task, so read --task alone first.
-    task_parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    task_parser.add_argument("--task", default=ModelArguments.task)
-    task = task_parser.parse_known_args(argv)[0].task
-    given = {arg.lstrip("-").split("=")[0].replace("-", "_") for arg in argv if arg.startswith("--")}
-    parser.set_defaults(**training_defaults(task, given))
-    return parser.parse_args_into_dataclasses(args=argv)
+    try:
+        if len(argv) == 1 and argv[0].endswith(".json"):
+            given = json.loads(Path(argv[0]).read_text())
+            return parser.parse_dict({**training_defaults(given.get("task", ModelArguments.task), set(given)), **given})
+        # The defaults depend on the task, so read --task alone first.
+        task_parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+        task_parser.add_argument("--task", default=ModelArguments.task)
+        task = task_parser.parse_known_args(argv)[0].task
+        given = {arg.lstrip("-").split("=")[0].replace("-", "_") for arg in argv if arg.startswith("--")}
+        parser.set_defaults(**training_defaults(task, given))
+        return parser.parse_args_into_dataclasses(args=argv)
+    except ValueError as error:  # TrainingArguments' own checks name its Python fields
+        raise ValueError(as_flag_names(str(error), parser)) from None
+
+
+def as_flag_names(message: str, parser: HfArgumentParser) -> str:
+    """A library's message with the argument fields it names (`warmup_steps`) written as flags (`--warmup_steps`)."""
+    names = {f.name for dataclass_type in parser.dataclass_types for f in dataclasses.fields(dataclass_type)}
+    names = sorted((name for name in names if "_" in name), key=len, reverse=True)  # not plain words ("task")
+    if not names:
+        return message
+    return re.sub(rf"(?<![\w-])({'|'.join(map(re.escape, names))})(?!\w)", r"--\1", message)
 
 
 def training_defaults(task: str, given: set[str]) -> dict:
@@ -441,6 +468,8 @@ def load_or_train_tokenizer(
     source = model_args.tokenizer_name or model_args.model_name_or_path
     if source is not None:
         flag = "--tokenizer_name" if model_args.tokenizer_name else "--model_name_or_path"
+        if getattr(model_args, "tokenizer_from_checkpoint", False):  # set by `main` when resuming
+            flag = "--resume_from_checkpoint"
         try:
             return AutoTokenizer.from_pretrained(source)
         except (OSError, ValueError) as error:
@@ -521,6 +550,8 @@ def prepare_causal_lm(
         data_args.validation_file,
         data_args.validation_split_percentage,
     )
+    # Running text: an empty line is a line break, but a row without a string (JSON null) cannot be tokenized.
+    check_nonempty_column(raw_datasets, data_args.text_column, "--text_column", DATA_SOURCES, allow_empty=True)
     tokenizer = load_or_train_tokenizer(model_args, raw_datasets["train"], data_args.text_column)
     if model_args.model_name_or_path is not None:
         model = load_task_model(model_args, tokenizer)
@@ -665,9 +696,12 @@ def load_task_datasets(
     return load_files(data_args.train_file, data_args.validation_file, data_args.validation_split_percentage)
 
 
+DATA_SOURCES = {"train": "--train_file / --dataset_name", "validation": "--validation_file / --dataset_name"}
+
+
 def check_columns(raw_datasets: datasets.DatasetDict, columns: dict[str, str]) -> None:
     """Every split holds each `{flag: column}`; otherwise a `ValueError` naming the flag and the split's source."""
-    sources = {"train": "--train_file / --dataset_name", "validation": "--validation_file / --dataset_name"}
+    sources = DATA_SOURCES
     for split, dataset in raw_datasets.items():
         for flag, column in columns.items():
             if column not in dataset.column_names:
@@ -804,6 +838,7 @@ def prepare_sequence_classification(
     raw_datasets = load_task_datasets(data_args, load_classification_datasets)
     text_column, label_column = data_args.text_column, data_args.label_column
     check_columns(raw_datasets, {"--text_column": text_column, "--label_column": label_column})
+    check_nonempty_column(raw_datasets, text_column, "--text_column", DATA_SOURCES)
     raw_datasets = class_labels_as_names(raw_datasets, label_column)
     labels = label_names(raw_datasets["train"][label_column], "--label_column")
     check_label_sets(labels, label_names(raw_datasets["validation"][label_column], "--label_column"), "--label_column")
@@ -868,6 +903,9 @@ def prepare_token_classification(
     tokens_column, tags_column = data_args.tokens_column, data_args.tags_column
     check_columns(raw_datasets, {"--tokens_column": tokens_column, "--tags_column": tags_column})
     raw_datasets = class_labels_as_names(raw_datasets, tags_column)
+    check_nonempty_column(raw_datasets, tokens_column, "--tokens_column", DATA_SOURCES)
+    for dataset in raw_datasets.values():
+        check_iob2_tags((tag for tags in dataset[tags_column] for tag in tags), "--tags_column")
     for split, dataset in raw_datasets.items():
         if any(len(tokens) != len(tags) for tokens, tags in zip(dataset[tokens_column], dataset[tags_column])):
             raise ValueError(f"--tokens_column / --tags_column: a {split} sentence has more tokens than tags or fewer.")
@@ -1016,6 +1054,8 @@ def prepare_translation(
 ) -> TaskSetup:
     check_model_source(model_args)
     raw_datasets = load_translation_datasets(data_args)
+    for column, flag in (("source", "--source_column"), ("target", "--target_column")):
+        check_nonempty_column(raw_datasets, column, flag, DATA_SOURCES)
     metric = load_metric("sacrebleu_chrf")
 
     train = raw_datasets["train"]
@@ -1095,10 +1135,279 @@ def task_preparer(task: str) -> Callable[..., TaskSetup]:
     return TASKS[task]
 
 
-def fail(message: str) -> NoReturn:
+# Checks before the first step: whatever can be known before training is checked before anything is written,
+# and a problem is a ValueError naming the flag (`main` turns it into one line and exit status 2).
+
+CHECKPOINT_PREFIX = transformers.trainer_utils.PREFIX_CHECKPOINT_DIR
+CHECKPOINT_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+# What a Trainer checkpoint of this script holds besides its weights. Trainer writes trainer_state.json last (after
+# the model, tokenizer, optimizer, scheduler and RNG states), so a folder with all of them, and a trainer_state.json
+# that parses, was written to the end; a folder killed mid-write, or half-deleted by a killed rotation, lacks one.
+CHECKPOINT_FILES = ("config.json", "tokenizer_config.json", "optimizer.pt", "scheduler.pt", "trainer_state.json")
+RESUME_LATEST = ("True", "true")  # --resume_from_checkpoint True: the latest complete checkpoint in --output_dir
+
+
+def checkpoint_step(path: Path) -> int | None:
+    """N of a `checkpoint-N` folder name, else None."""
+    prefix, _, step = path.name.partition("-")
+    return int(step) if prefix == CHECKPOINT_PREFIX and step.isdigit() else None
+
+
+def checkpoint_folders(folder: Path) -> list[Path]:
+    """The `checkpoint-N` folders of `folder`, by step."""
+    if not folder.is_dir():
+        return []
+    found = [path for path in folder.iterdir() if path.is_dir() and checkpoint_step(path) is not None]
+    return sorted(found, key=checkpoint_step)
+
+
+def checkpoint_problem(path: Path) -> str | None:
+    """Why `path` is not a complete checkpoint (a phrase to follow its name), or None when it is one."""
+    if not path.is_dir():
+        return "is not a folder"
+    missing = [name for name in CHECKPOINT_FILES if not (path / name).is_file()]
+    weights = next((path / name for name in CHECKPOINT_WEIGHTS if (path / name).is_file()), None)
+    if weights is None:
+        missing.insert(0, "model.safetensors")
+    if missing:
+        return f"is not a complete checkpoint (it has no {', '.join(missing)}: written or deleted only in part?)"
+    try:
+        json.loads((path / "trainer_state.json").read_text())
+    except (ValueError, OSError):
+        return "is corrupt (its trainer_state.json does not parse)"
+    if weights.name == "model.safetensors":
+        from safetensors import safe_open
+
+        try:
+            with safe_open(weights, "pt") as file:
+                file.keys()
+        except Exception:  # safetensors raises its own SafetensorError on a truncated or garbled file
+            return "is corrupt (its model.safetensors does not load)"
+    return None
+
+
+def latest_complete_checkpoint(folder: Path) -> Path | None:
+    return next((path for path in reversed(checkpoint_folders(folder)) if checkpoint_problem(path) is None), None)
+
+
+def resolve_resume_checkpoint(training_args: TrainingArguments) -> Path | None:
+    """
+    --resume_from_checkpoint as a complete checkpoint folder: a path, or `True` for the latest complete
+    checkpoint in --output_dir (as `Trainer.train(resume_from_checkpoint=True)`; the flag is a string, so
+    transformers would take "True" for a path). `False` means no resume.
+    """
+    value = training_args.resume_from_checkpoint
+    if value is None or value in ("False", "false"):
+        return None
+    output_dir = Path(training_args.output_dir)
+    if value in RESUME_LATEST and not Path(value).is_dir():
+        latest = latest_complete_checkpoint(output_dir)
+        if latest is None:
+            raise ValueError(
+                f"--resume_from_checkpoint {value}: --output_dir {str(output_dir)!r} holds no complete "
+                f"{CHECKPOINT_PREFIX}-* folder to resume from."
+            )
+        return latest
+    path = Path(value)
+    if not path.exists():
+        raise ValueError(f"--resume_from_checkpoint {value!r} does not exist.")
+    problem = checkpoint_problem(path)
+    if problem is not None:
+        latest = latest_complete_checkpoint(path.parent)
+        hint = f"; the latest complete checkpoint next to it is {str(latest)!r}" if latest else ""
+        raise ValueError(f"--resume_from_checkpoint {value!r} {problem}{hint}.")
+    return path
+
+
+def check_output_dir(training_args: TrainingArguments, data_args: DataArguments, resume: Path | None) -> None:
+    """
+    Nothing the user had in --output_dir is overwritten or deleted without a flag saying so:
+    - an empty or new folder is fine;
+    - resuming one of its own checkpoints is fine, unless a newer complete checkpoint is there (this run would
+      overwrite it, or its rotation delete it);
+    - otherwise --overwrite_output_dir is needed, and is refused while the folder holds checkpoint-* folders:
+      Trainer's --save_total_limit rotation deletes every checkpoint-* in the folder, an earlier run's too.
+    """
+    output_dir = Path(training_args.output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise ValueError(f"--output_dir {str(output_dir)!r} is a file, not a folder.")
+    if not output_dir.is_dir() or not any(output_dir.iterdir()):
+        return
+    checkpoints = checkpoint_folders(output_dir)
+    if resume is not None and resume.resolve().parent == output_dir.resolve():
+        newer = [c for c in checkpoints if checkpoint_step(c) > checkpoint_step(resume) and not checkpoint_problem(c)]
+        if newer:
+            raise ValueError(
+                f"--resume_from_checkpoint {str(resume)!r} is older than {newer[-1].name} in --output_dir: this run "
+                "would overwrite or rotate away the newer checkpoint(s). Resume the latest "
+                "(--resume_from_checkpoint True), or move the newer ones out of the folder first."
+            )
+        return
+    if not data_args.overwrite_output_dir:
+        raise ValueError(
+            f"--output_dir {str(output_dir)!r} is not empty; pass --overwrite_output_dir to write over it, "
+            "--resume_from_checkpoint to continue one of its checkpoints, or choose another --output_dir."
+        )
+    if checkpoints:
+        names = ", ".join(path.name for path in checkpoints[:5]) + (", ..." if len(checkpoints) > 5 else "")
+        raise ValueError(
+            f"--overwrite_output_dir: --output_dir {str(output_dir)!r} holds checkpoints of an earlier run ({names}), "
+            "which this run's checkpoint rotation (--save_total_limit) would delete or overwrite. Move or delete them "
+            "first, or resume one with --resume_from_checkpoint."
+        )
+
+
+def check_number(flag: str, value, minimum: float, inclusive: bool = True, what: str = "") -> None:
+    ok = value is not None and math.isfinite(value) and (value >= minimum if inclusive else value > minimum)
+    if not ok:
+        bound = f"at least {minimum}" if inclusive else f"greater than {minimum}"
+        raise ValueError(f"--{flag}={value} is invalid; it must be {what or 'a number'} {bound}.")
+
+
+def check_run_arguments(
+    model_args: ModelArguments, data_args: DataArguments, training_args: Seq2SeqTrainingArguments
+) -> None:
+    """
+    Values transformers accepts and then misuses (--max_steps 0 runs one step, -5 runs three epochs) or rejects
+    only once training has started or ended (a negative learning rate, an evaluation batch of 0).
+    """
+    args = training_args
+    if args.max_steps == 0 or args.max_steps < -1:
+        raise ValueError(
+            f"--max_steps={args.max_steps} is invalid; give a positive number of optimizer steps, or -1 to train "
+            "for --num_train_epochs."
+        )
+    if args.max_steps == -1:
+        check_number("num_train_epochs", args.num_train_epochs, 0, inclusive=False)
+    for flag in ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps"):
+        check_number(flag, getattr(args, flag), 1, what="a whole number")
+    if args.eval_accumulation_steps is not None:
+        check_number("eval_accumulation_steps", args.eval_accumulation_steps, 1, what="a whole number")
+    for flag in ("learning_rate", "weight_decay", "max_grad_norm", "warmup_steps", "adam_epsilon"):
+        check_number(flag, getattr(args, flag), 0)
+    for flag in ("adam_beta1", "adam_beta2"):
+        value = getattr(args, flag)
+        if not (math.isfinite(value) and 0 <= value < 1):
+            raise ValueError(f"--{flag}={value} is invalid; it must be in [0, 1).")
+    for flag in ("logging_steps", "eval_steps", "save_steps"):
+        value = getattr(args, flag)
+        if value is not None:
+            check_number(flag, value, 0, inclusive=False)
+    for flag in ("max_train_samples", "max_eval_samples"):
+        if getattr(data_args, flag) is not None:
+            check_number(flag, getattr(data_args, flag), 1, what="a whole number")
+    check_number("block_size", data_args.block_size, 1, what="a whole number of tokens")
+    check_number("num_sample_generations", data_args.num_sample_generations, 0, what="a whole number")
+    if model_args.task == "causal-lm" and data_args.num_sample_generations > 0:
+        check_number("sample_max_new_tokens", data_args.sample_max_new_tokens, 1, what="a whole number of tokens")
+    if model_args.task in ("sequence-classification", "token-classification"):
+        check_number("max_seq_length", data_args.max_seq_length, 1, what="a whole number of tokens")
+    if model_args.task == "translation":
+        check_number("max_source_length", data_args.max_source_length, 1, what="a whole number of tokens")
+        # The target keeps max_target_length - 1 tokens and its end of sentence.
+        check_number("max_target_length", data_args.max_target_length, 2, what="a whole number of tokens")
+        if args.generation_num_beams is not None:
+            check_number("generation_num_beams", args.generation_num_beams, 1, what="a whole number")
+    check_number("tokenizer_vocab_size", model_args.tokenizer_vocab_size, 1, what="a whole number")
+
+
+def fail(message: str, status: int = 2) -> NoReturn:
     """A user error: one line on stderr, exit status 2 (as argparse does), no traceback."""
-    print(f"{Path(sys.argv[0]).name}: error: {message}", file=sys.stderr)
-    sys.exit(2)
+    print(f"{Path(sys.argv[0]).name}: error: {' '.join(message.split())}", file=sys.stderr)
+    sys.exit(status)
+
+
+def keep_hub_token_out_of_files(training_args: TrainingArguments) -> None:
+    """
+    Trainer pickles its arguments whole into training_args.bin (in every checkpoint and the output folder, and
+    pushed with them): a --hub_token would be written there in clear. It moves to the environment instead, where
+    huggingface_hub reads a token whenever it needs one (`HF_TOKEN` wins over a stored login, as the flag would).
+    """
+    if training_args.hub_token:
+        os.environ["HF_TOKEN"] = training_args.hub_token
+        training_args.hub_token = None
+
+
+def use_checkpoint_tokenizer(model_args: ModelArguments, checkpoint: Path) -> None:
+    """A resumed run tokenizes with the tokenizer its checkpoint was trained with (Trainer saves it in each one)."""
+    if model_args.tokenizer_name is not None:
+        raise ValueError(
+            "--tokenizer_name cannot be combined with --resume_from_checkpoint: a checkpoint resumes with the "
+            "tokenizer saved in it."
+        )
+    model_args.tokenizer_name = str(checkpoint)
+    model_args.tokenizer_from_checkpoint = True
+
+
+def check_checkpoint_fits(model: PreTrainedModel, checkpoint: Path) -> None:
+    """The resumed checkpoint's weights have this run's parameter names and shapes (the same model flags)."""
+    weights = checkpoint / "model.safetensors"
+    if not weights.is_file():
+        return
+    from safetensors import safe_open
+
+    with safe_open(weights, "pt") as file:
+        saved = {name: tuple(file.get_slice(name).get_shape()) for name in file.keys()}
+    expected = {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
+    for name, shape in saved.items():
+        if name not in expected:
+            raise ValueError(
+                f"--resume_from_checkpoint {str(checkpoint)!r} holds another model (its {name} is not a parameter of "
+                "this run's model). Resume with the model flags of the run that wrote it."
+            )
+        if expected[name] != shape:
+            raise ValueError(
+                f"--resume_from_checkpoint {str(checkpoint)!r} holds another model: {name} is {shape} there, "
+                f"{expected[name]} with these flags. Resume with the model flags of the run that wrote it."
+            )
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss or the weights became NaN or infinite."""
+
+
+class StopOnNonFiniteTraining(TrainerCallback):
+    """
+    Stops training at the first step whose weights are no longer finite (a NaN or infinite loss gets there through
+    the gradients) or whose logged loss is not finite: before that step is saved as a checkpoint, so the last
+    checkpoint stays the last good one, and before the final model is saved.
+    """
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        parameters = [p.detach() for p in model.parameters()] if model is not None else []
+        if parameters and not bool(torch.stack([torch.isfinite(p).all() for p in parameters]).all()):
+            raise TrainingDiverged(f"the weights became NaN or infinite at step {state.global_step}")
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            raise TrainingDiverged(f"the training loss became {loss} by step {state.global_step}")
+
+
+class ReplaceCheckpointDebris(TrainerCallback):
+    """
+    Before Trainer writes checkpoint-N into a folder that already has an incomplete checkpoint-N (left by a run
+    killed while writing it, which this run resumed from before it), the leftover is removed: Trainer writes into the
+    folder in place, and old weights next to a new config would otherwise load as if they were whole.
+    """
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if control.should_save and args.should_save:
+            leftover = Path(args.output_dir) / f"{CHECKPOINT_PREFIX}-{state.global_step}"
+            if leftover.exists() and checkpoint_problem(leftover) is not None:
+                shutil.rmtree(leftover)
+
+
+def save_final_model(trainer: Trainer) -> None:
+    """
+    `trainer.save_model()`, after removing the weights an earlier run left in the folder (--overwrite_output_dir, or
+    a resumed run whose folder holds a final model): killed while saving, the folder then holds no weights or
+    truncated ones, never old weights that would load with the new config as if they were the new model.
+    """
+    if trainer.is_world_process_zero():
+        for name in (*CHECKPOINT_WEIGHTS, "pytorch_model.bin.index.json"):
+            (Path(trainer.args.output_dir) / name).unlink(missing_ok=True)
+    trainer.save_model()  # model, config with auto_map, modeling code, generation config, tokenizer
 
 
 def setup_logging(training_args: TrainingArguments) -> None:
@@ -1122,14 +1431,25 @@ def main(argv: list[str] | None = None, callbacks: list[TrainerCallback] | None 
         prepare = task_preparer(model_args.task)
         if data_args.stateful_bptt and model_args.task != "causal-lm":
             raise ValueError(f"--stateful_bptt is for --task causal-lm only (not {model_args.task}).")
+        check_run_arguments(model_args, data_args, training_args)
+        resume = resolve_resume_checkpoint(training_args)
+        check_output_dir(training_args, data_args, resume)
+        if resume is not None:
+            use_checkpoint_tokenizer(model_args, resume)
+        training_args.resume_from_checkpoint = str(resume) if resume is not None else None
     except (ValueError, OSError) as error:
         fail(str(error))
+    keep_hub_token_out_of_files(training_args)
     setup_logging(training_args)
     logger.info(f"Task {model_args.task}, output to {training_args.output_dir}")
+    if resume is not None:
+        logger.info(f"Resuming from {resume} (its tokenizer, weights, optimizer and step)")
     set_seed(training_args.seed)
 
     try:
         setup = prepare(model_args, data_args, training_args)
+        if resume is not None:
+            check_checkpoint_fits(setup.model, resume)
     except (ValueError, OSError) as error:
         fail(str(error))
 
@@ -1142,12 +1462,17 @@ def main(argv: list[str] | None = None, callbacks: list[TrainerCallback] | None 
         data_collator=setup.data_collator,
         compute_metrics=setup.compute_metrics,
         preprocess_logits_for_metrics=setup.preprocess_logits_for_metrics,
-        callbacks=callbacks,
+        callbacks=[StopOnNonFiniteTraining(), ReplaceCheckpointDebris(), *(callbacks or [])],
         **setup.trainer_kwargs,
     )
 
-    train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
-    trainer.save_model()  # model, config with auto_map, modeling code, generation config, tokenizer
+    try:
+        train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    except TrainingDiverged as error:
+        latest = latest_complete_checkpoint(Path(training_args.output_dir))
+        kept = f"the last good checkpoint is {str(latest)!r}" if latest else "no checkpoint was saved before it"
+        fail(f"{error}; nothing more was saved, {kept}. Try a lower --learning_rate or --max_grad_norm.", status=1)
+    save_final_model(trainer)
     metrics = {**train_result.metrics, "train_samples": len(setup.train_dataset)}
     trainer.log_metrics("train", metrics)
     trainer.save_metrics("train", metrics)
@@ -1176,10 +1501,17 @@ def main(argv: list[str] | None = None, callbacks: list[TrainerCallback] | None 
             training_command=training_command(),
             hyperparameters=card_hyperparameters(training_args),
             repo_id=training_args.hub_model_id,
-            base_model=model_args.model_name_or_path,
+            base_model=hub_base_model(model_args.model_name_or_path),
         )
     if training_args.push_to_hub:
         push_with_model_card(trainer, card)  # every rank: Trainer.push_to_hub synchronises them
+
+
+def hub_base_model(model_name_or_path: str | None) -> str | None:
+    """The card's `base_model`: a Hub id; a local folder is no Hub model (and its path is not published)."""
+    if model_name_or_path is None or Path(model_name_or_path).exists():
+        return None
+    return model_name_or_path
 
 
 def describe_data(task: str, data_args: DataArguments) -> str:
