@@ -7,16 +7,10 @@ modeling code, so a saved folder loads with `trust_remote_code=True` where hf_rn
 
 import importlib
 
-from transformers import (
-    AutoConfig,
-    AutoModel,
-    AutoModelForCausalLM,
-    AutoModelForSeq2SeqLM,
-    AutoModelForSequenceClassification,
-    AutoModelForTimeSeriesPrediction,
-    AutoModelForTokenClassification,
-)
+import transformers
+from transformers import AutoConfig
 
+from . import modeling_rnn, modeling_rnn_forecast, modeling_rnn_seq2seq
 from .cache_rnn import CACHE_NAME, RecurrentCache, output_state
 from .configuration_rnn import CELL_TYPES, POOLING_TYPES, RNNConfig
 from .configuration_rnn_forecast import RNNForecastConfig
@@ -35,22 +29,15 @@ from .tokenization import TOKENIZER_KINDS, train_tokenizer
 
 __version__ = "0.1.0"
 
-# Each config with the heads that the Auto classes should build from it.
+# Each config with the heads the Auto classes build from it: its modeling file's AUTO_HEADS, the same list that
+# every saved folder carries in its auto_map.
 AUTO_CLASSES = {
-    RNNConfig: {
-        RNNModel: AutoModel,
-        RNNForCausalLM: AutoModelForCausalLM,
-        RNNForSequenceClassification: AutoModelForSequenceClassification,
-        RNNForTokenClassification: AutoModelForTokenClassification,
-    },
-    RNNSeq2SeqConfig: {
-        RNNSeq2SeqModel: AutoModel,
-        RNNSeq2SeqForConditionalGeneration: AutoModelForSeq2SeqLM,
-    },
-    RNNForecastConfig: {
-        RNNForecastModel: AutoModel,
-        RNNForTimeSeriesPrediction: AutoModelForTimeSeriesPrediction,
-    },
+    config_class: {getattr(module, head): getattr(transformers, auto) for auto, head in module.AUTO_HEADS.items()}
+    for config_class, module in (
+        (RNNConfig, modeling_rnn),
+        (RNNSeq2SeqConfig, modeling_rnn_seq2seq),
+        (RNNForecastConfig, modeling_rnn_forecast),
+    )
 }
 
 

@@ -8,6 +8,7 @@ the weights: they import nothing of hf_rnn but each other, so `trust_remote_code
 """
 
 import os
+import sys
 
 import torch
 from torch import nn
@@ -366,6 +367,16 @@ class RNNPreTrainedModel(PreTrainedModel):
     _no_split_modules = ["RNNStack"]
     # The state summarises the whole past: generate() cannot roll it back (no assisted decoding).
     _is_stateful = True
+
+    def save_pretrained(self, *args, **kwargs):
+        # auto_map names every head of the family, not only the saved one, so that where hf_rnn is not installed a
+        # folder saved from any head loads into every other (an LM's folder into a classifier, ULMFiT-style) through
+        # remote code. Each modeling file lists its heads in AUTO_HEADS.
+        module = sys.modules[type(self).__module__]
+        file_name = module.__name__.rsplit(".", 1)[-1]
+        family = {auto_class: f"{file_name}.{head}" for auto_class, head in module.AUTO_HEADS.items()}
+        self.config.auto_map = {**family, **(getattr(self.config, "auto_map", None) or {})}
+        return super().save_pretrained(*args, **kwargs)
 
     @classmethod
     def from_pretrained(cls, *args, **kwargs):
@@ -855,6 +866,15 @@ class RNNForTokenClassification(RNNPreTrainedModel):
             loss = self.loss_function(logits, labels, self.config, num_items_in_batch=num_items_in_batch)
         return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
 
+
+# The heads of this file by the Auto class that builds each: written into every saved folder's auto_map, and what
+# `import hf_rnn` registers.
+AUTO_HEADS = {
+    "AutoModel": "RNNModel",
+    "AutoModelForCausalLM": "RNNForCausalLM",
+    "AutoModelForSequenceClassification": "RNNForSequenceClassification",
+    "AutoModelForTokenClassification": "RNNForTokenClassification",
+}
 
 __all__ = [
     "RNNPreTrainedModel",

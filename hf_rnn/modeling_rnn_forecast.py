@@ -302,6 +302,9 @@ class RNNForTimeSeriesPrediction(RNNForecastPreTrainedModel):
         return SampleRNNForecastOutput(sequences=distribution.sample((num_samples,)).transpose(0, 1))
 
 
+# The heads of this file by the Auto class that builds each (see modeling_rnn.AUTO_HEADS).
+AUTO_HEADS = {"AutoModel": "RNNForecastModel", "AutoModelForTimeSeriesPrediction": "RNNForTimeSeriesPrediction"}
+
 __all__ = [
     "RNNForecastModel",
     "RNNForecastOutput",

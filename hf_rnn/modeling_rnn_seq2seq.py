@@ -527,6 +527,9 @@ class RNNSeq2SeqForConditionalGeneration(RNNSeq2SeqPreTrainedModel, RecurrentGen
         )
 
 
+# The heads of this file by the Auto class that builds each (see modeling_rnn.AUTO_HEADS).
+AUTO_HEADS = {"AutoModel": "RNNSeq2SeqModel", "AutoModelForSeq2SeqLM": "RNNSeq2SeqForConditionalGeneration"}
+
 __all__ = [
     "AttentionDecoderCache",
     "RNNEncoderOutput",

@@ -186,10 +186,12 @@ def test_saved_folder_has_auto_map_and_the_copied_hub_bundle(saved, name):
     config = json.loads((folder / "config.json").read_text())
     assert config["model_type"] == "hf_rnn"
     assert config["architectures"] == [model_class.__name__]
+    # Every head of the family, whichever was saved: the folder loads into each of them through remote code.
     assert config["auto_map"] == {
         "AutoConfig": "configuration_rnn.RNNConfig",
-        auto_name: f"modeling_rnn.{model_class.__name__}",
+        **{auto: f"modeling_rnn.{head}" for auto, head in hf_rnn.modeling_rnn.AUTO_HEADS.items()},
     }
+    assert config["auto_map"][auto_name] == f"modeling_rnn.{model_class.__name__}"
     for file_name in BUNDLE_FILES:
         copied = folder / file_name
         assert copied.is_file(), f"{file_name} was not copied next to the weights"
