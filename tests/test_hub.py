@@ -175,9 +175,12 @@ def test_push_to_hub_uploads_weights_config_with_auto_map_code_tokenizer_and_car
     files, folder = shared["files"], shared["folder"]
     assert MODEL_FILES | {"generation_config.json", "README.md"} <= set(files)
     config = json.loads(files["config.json"])
-    assert config["auto_map"] == {
+    assert config["auto_map"] == {  # every head of the family (modeling_rnn.AUTO_HEADS)
         "AutoConfig": "configuration_rnn.RNNConfig",
+        "AutoModel": "modeling_rnn.RNNModel",
         "AutoModelForCausalLM": "modeling_rnn.RNNForCausalLM",
+        "AutoModelForSequenceClassification": "modeling_rnn.RNNForSequenceClassification",
+        "AutoModelForTokenClassification": "modeling_rnn.RNNForTokenClassification",
     }
     for name in BUNDLE_FILES | {"README.md", "tokenizer.json"}:
         assert files[name] == (folder / name).read_bytes(), name

@@ -477,6 +477,7 @@ def test_saved_folder_has_auto_map_and_the_whole_hub_bundle(saved, name):
     assert config["is_encoder_decoder"] is True
     assert config["auto_map"] == {
         "AutoConfig": "configuration_rnn_seq2seq.RNNSeq2SeqConfig",
+        "AutoModel": "modeling_rnn_seq2seq.RNNSeq2SeqModel",
         "AutoModelForSeq2SeqLM": "modeling_rnn_seq2seq.RNNSeq2SeqForConditionalGeneration",
     }
     for file_name in BUNDLE_FILES:
