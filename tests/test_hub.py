@@ -19,7 +19,7 @@ import sys
 import pytest
 import torch
 import yaml
-from conftest import BLOCK_HF_RNN, seeded, tiny_config, zen_of_python
+from helpers import BLOCK_HF_RNN, seeded, tiny_config, zen_of_python
 from stand_in_hub import StandInHub
 
 from hf_rnn import RNNForCausalLM, train_tokenizer

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import VOCAB_SIZE, seeded, tiny_config
+from helpers import VOCAB_SIZE, seeded, tiny_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

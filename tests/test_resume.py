@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import torch
-from test_launchers import HARNESS, finish, start
+from helpers import HARNESS, finish, start
 
 RUN = [
     "--max_steps", "8", "--save_strategy", "steps", "--save_steps", "4", "--save_total_limit", "2",

@@ -20,8 +20,7 @@ from pathlib import Path
 import pytest
 import seqeval.metrics
 import sklearn.metrics
-from conftest import seeded, tiny_config
-from script_runs import ScriptRun, run_scripts_concurrently, succeeded
+from helpers import ScriptRun, run_scripts_concurrently, run_train_script, seeded, succeeded, tiny_config
 from seqeval.scheme import IOB2
 from transformers import (
     AutoModelForSeq2SeqLM,
@@ -33,14 +32,15 @@ from transformers import (
 
 import hf_rnn
 from hf_rnn import RNNForCausalLM, train_tokenizer
-from hf_rnn.data import (
+from hf_rnn.demo_data import (
     default_sequence_classification_datasets,
     default_token_classification_datasets,
     default_translation_datasets,
-    load_parallel_datasets,
-    read_conll,
 )
 from hf_rnn.metrics import available_metrics, load_metric
+from hf_rnn.tasks.labels import class_labels_as_names
+from hf_rnn.tasks.token_classification import read_conll
+from hf_rnn.tasks.translation import load_parallel_datasets
 
 TINY_RUN = [
     "--max_steps", "4",
@@ -304,13 +304,11 @@ def error_files(tmp_path_factory) -> Path:
         (["--task", "causal-lm", "--bidirectional", "true"], ["--bidirectional", "causal-lm"]),
     ],
 )
-def test_user_error_stops_before_training_naming_the_flag(
-    train_script, error_files, capsys, arguments, expected_in_message
-):
+def test_user_error_stops_before_training_naming_the_flag(error_files, capsys, arguments, expected_in_message):
     out = error_files / "out"
     argv = [argument.format(root=error_files) for argument in arguments]
     with pytest.raises(SystemExit) as stopped:
-        train_script.main([*argv, "--max_steps", "1", "--output_dir", str(out)])
+        run_train_script([*argv, "--max_steps", "1", "--output_dir", str(out)])
     assert stopped.value.code == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line.lower()]
     assert len(errors) == 1 and ": error: " in errors[0]
@@ -356,7 +354,7 @@ def test_translation_default_needs_reordering_and_is_deterministic():
     splits = default_translation_datasets()
     assert splits["train"]["source"] == default_translation_datasets()["train"]["source"]
     assert not set(splits["train"]["source"]) & set(splits["validation"]["source"])
-    verbs = hf_rnn.data.TRANSLATION_VERBS
+    verbs = hf_rnn.demo_data.TRANSLATION_VERBS
     for source, target in zip(splits["train"]["source"][:200], splits["train"]["target"][:200]):
         source_words, target_words = source.split(), target.split()
         verb = next(word for word in source_words if word in verbs)
@@ -408,14 +406,14 @@ def test_seqeval_f1_equals_seqeval_in_strict_iob2():
     assert lenient["f1"] == seqeval.metrics.f1_score(references, predictions) > scores["f1"]
 
 
-def test_hub_class_label_ids_become_their_names(train_script):
+def test_hub_class_label_ids_become_their_names():
     from datasets import ClassLabel, Dataset, DatasetDict, Features, Sequence
 
     features = Features({"label": ClassLabel(names=["neg", "pos"]), "tags": Sequence(ClassLabel(names=["O", "B-PER"]))})
     rows = Dataset.from_dict({"label": [0, 1], "tags": [[0, 1], [1]]}, features=features)
     splits = DatasetDict(train=rows, validation=rows)
-    assert list(train_script.class_labels_as_names(splits, "label")["validation"]["label"]) == ["neg", "pos"]
-    assert list(train_script.class_labels_as_names(splits, "tags")["train"]["tags"]) == [["O", "B-PER"], ["B-PER"]]
+    assert list(class_labels_as_names(splits, "label")["validation"]["label"]) == ["neg", "pos"]
+    assert list(class_labels_as_names(splits, "tags")["train"]["tags"]) == [["O", "B-PER"], ["B-PER"]]
 
 
 def test_tagging_default_defeats_a_tagger_that_ignores_context():
@@ -434,12 +432,12 @@ def test_tagging_default_defeats_a_tagger_that_ignores_context():
 def test_translation_default_defeats_a_word_for_word_translation_in_source_order():
     validation = default_translation_datasets()["validation"]
     dictionary = {
-        **hf_rnn.data.TRANSLATION_NOUNS,
-        **hf_rnn.data.TRANSLATION_VERBS,
-        **hf_rnn.data.TRANSLATION_ADJECTIVES,
-        **hf_rnn.data.TRANSLATION_DETERMINERS,
-        **hf_rnn.data.TRANSLATION_PLACES,
-        **hf_rnn.data.TRANSLATION_PREPOSITIONS,
+        **hf_rnn.demo_data.TRANSLATION_NOUNS,
+        **hf_rnn.demo_data.TRANSLATION_VERBS,
+        **hf_rnn.demo_data.TRANSLATION_ADJECTIVES,
+        **hf_rnn.demo_data.TRANSLATION_DETERMINERS,
+        **hf_rnn.demo_data.TRANSLATION_PLACES,
+        **hf_rnn.demo_data.TRANSLATION_PREPOSITIONS,
     }
     word_for_word = [" ".join(dictionary[word] for word in source.split()) for source in validation["source"]]
     scores = load_metric("sacrebleu_chrf").compute(predictions=word_for_word, references=list(validation["target"]))
