@@ -1,7 +1,7 @@
 """Multi30k German -> English: train an hf_rnn encoder-decoder for a fixed time on this machine, report BLEU.
 
-    python benchmarks/multi30k.py                       # 60 minutes of training, then beam search on val
-    python benchmarks/multi30k.py --training_minutes 5  # a shorter run
+    python -m benchmarks.multi30k                       # 60 minutes of training, then beam search on val
+    python -m benchmarks.multi30k --training_minutes 5  # a shorter run
 
 It runs `scripts/train.py` (the same Seq2SeqTrainer path a user runs) on `../shared/data/multi30k`: a BPE
 tokenizer trained on the training text of both languages, training on `train`, model selection and the reported
@@ -28,9 +28,13 @@ import sacrebleu  # noqa: E402
 import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))  # train.py; training_runs.py sits next to this file
-import train  # noqa: E402
-from training_runs import TrainingTimeBudget, as_argv, count_parameters, save_plot  # noqa: E402
+from benchmarks.training_runs import (  # noqa: E402
+    TrainingTimeBudget,
+    as_argv,
+    count_parameters,
+    run_train_script,
+    save_plot,
+)
 
 # Chosen with a one-minute probe on this 2-core CPU: a 512-unit LSTM decoder (256 per direction in the encoder)
 # takes ~0.4 s per batch of 64 under bf16 autocast (1.8x faster than fp32), so ~16 epochs fit in an hour.
@@ -111,7 +115,7 @@ def main() -> None:
     budget = TrainingTimeBudget(args.training_minutes * 60)
     flags = train_flags(args.data_dir, args.output_dir, bf16=not args.fp32)
     started = time.perf_counter()
-    train.main(flags, callbacks=[budget])
+    run_train_script(flags, callbacks=[budget])
     wall_minutes = (time.perf_counter() - started) / 60
 
     hypotheses = (args.output_dir / "generated_predictions.txt").read_text(encoding="utf-8").splitlines()
