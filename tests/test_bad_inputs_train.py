@@ -5,8 +5,9 @@ Spec: whatever can be known before training is checked first; a user error is on
 A run whose training goes non-finite stops with exit status 1, naming the step, and leaves its last good checkpoint
 as the result. No secret reaches a file the run writes.
 
-The catalog runs `main` in-process (the checks stop it before any Trainer exists); a few cases that need a real
-process (stderr as a user sees it, the files a full run writes) start together as subprocesses.
+The catalog runs the script in this process (as `__main__`, through `helpers.run_train_script`: the checks stop it
+before any Trainer exists); a few cases that need a real process (stderr as a user sees it, the files a full run
+writes) start together as subprocesses, under the `slow` marker.
 """
 
 from __future__ import annotations
@@ -261,6 +262,7 @@ def runs(tmp_path_factory):
 
 
 @pytest.mark.parametrize(("name", "flag"), [("malformed_jsonl", "--train_file"), ("eval_batch_zero", "--per_device")])
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_a_user_error_in_a_real_process_is_one_line_on_stderr(runs, name, flag):
     run = runs[name]
     assert run.returncode == 2
@@ -270,6 +272,7 @@ def test_a_user_error_in_a_real_process_is_one_line_on_stderr(runs, name, flag):
     assert not run.output_dir.exists()
 
 
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_no_file_of_a_run_holds_the_hub_token_or_an_absolute_path_in_the_card(runs):
     run = runs["secret"]
     assert run.returncode == 0, run.stderr[-3000:]
@@ -283,6 +286,7 @@ def test_no_file_of_a_run_holds_the_hub_token_or_an_absolute_path_in_the_card(ru
     assert str(run.output_dir.parent) not in card and "--train_file good.txt" in card
 
 
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_non_finite_training_stops_naming_the_step_and_keeps_the_last_good_checkpoint(runs):
     run = runs["diverges"]
     assert run.returncode == 1

@@ -24,6 +24,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from hf_rnn.training import checkpoint_problem, latest_complete_checkpoint
 
+pytestmark = pytest.mark.slow  # kills training subprocesses at random moments
+
 MAX_STEPS = 40
 RUN = [
     "--max_steps", str(MAX_STEPS), "--save_strategy", "steps", "--save_steps", "1", "--save_total_limit", "2",

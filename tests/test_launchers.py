@@ -8,6 +8,8 @@ import pytest
 import torch
 from helpers import HARNESS, finish, free_port, start
 
+pytestmark = pytest.mark.slow  # torchrun with two gloo ranks and bf16 runs: subprocess training, a minute or more
+
 # A few deterministic steps of a tiny char LM on the embedded corpus; dropout off so that ranks and runs can match.
 TINY_RUN = [
     "--max_steps", "3", "--hidden_size", "16", "--block_size", "32", "--max_train_samples", "64",

@@ -64,6 +64,7 @@ def runs(tmp_path_factory) -> dict[str, ScriptRun]:
     return run_scripts_concurrently(root, arguments)
 
 
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_default_corpus_run_saves_a_self_contained_model_folder(runs):
     out = succeeded(runs["default_corpus"])
     for name in ("model.safetensors", "modeling_rnn.py", "configuration_rnn.py", "cache_rnn.py"):
@@ -77,6 +78,7 @@ def test_default_corpus_run_saves_a_self_contained_model_folder(runs):
     assert generation_config["do_sample"] is True
 
 
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_results_report_perplexity_as_exp_of_eval_loss(runs):
     out = succeeded(runs["default_corpus"])
     all_results = json.loads((out / "all_results.json").read_text())
@@ -88,6 +90,7 @@ def test_results_report_perplexity_as_exp_of_eval_loss(runs):
     assert "train_loss" in json.loads((out / "train_results.json").read_text())
 
 
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_loss_plot_is_a_png_with_training_and_validation_points(runs):
     out = succeeded(runs["default_corpus"])
     assert (out / "loss.png").read_bytes().startswith(PNG_SIGNATURE)
@@ -96,6 +99,7 @@ def test_loss_plot_is_a_png_with_training_and_validation_points(runs):
     assert sum("eval_loss" in entry for entry in log_history) >= 2  # --eval_steps 3: a validation curve
 
 
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_samples_file_holds_each_sampled_continuation_of_the_prompt(runs):
     out = succeeded(runs["default_corpus"])
     samples = (out / "samples.txt").read_text()
@@ -105,6 +109,7 @@ def test_samples_file_holds_each_sampled_continuation_of_the_prompt(runs):
     assert 'The "assert" statement' in runs["default_corpus"].stdout  # also logged to the console
 
 
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_saved_folder_loads_with_auto_classes_and_generates(runs):
     out = succeeded(runs["default_corpus"])
     model = AutoModelForCausalLM.from_pretrained(out).eval()
@@ -117,6 +122,7 @@ def test_saved_folder_loads_with_auto_classes_and_generates(runs):
     assert tokenizer.decode(generated[0], skip_special_tokens=True).startswith("The ")
 
 
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_text_files_train_the_tokenizer_and_evaluate_on_the_validation_file(runs):
     out = succeeded(runs["text_files"])
     tokenizer = AutoTokenizer.from_pretrained(out)
@@ -137,6 +143,7 @@ def test_text_files_train_the_tokenizer_and_evaluate_on_the_validation_file(runs
         ("sequence_classifier_folder", ["--model_name_or_path", "RNNForSequenceClassification"]),
     ],
 )
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_user_error_exits_with_one_message_naming_the_flag_before_training(runs, run_name, expected_in_message):
     run = runs[run_name]
     assert run.returncode == 2

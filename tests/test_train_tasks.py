@@ -7,7 +7,8 @@ code, tokenizer, `all_results.json` with the task's metrics, `loss.png` and the 
 loads with the task's Auto class and works in the task's pipeline. A user error stops before training with exit
 status 2 and one message naming the flag.
 
-The training runs start together (one module fixture) as subprocesses; the error cases run in-process.
+The training runs start together (one module fixture) as subprocesses, under the `slow` marker; the error cases run
+the script in this process (`helpers.run_train_script`).
 """
 
 from __future__ import annotations
@@ -115,6 +116,7 @@ def assert_complete_folder(out: Path, architecture: str, auto_class: str, modeli
     return json.loads((out / "all_results.json").read_text())
 
 
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_sequence_classification_default_run_reports_accuracy_and_f1(runs):
     out = succeeded(runs["classification_default"])
     results = assert_complete_folder(
@@ -130,6 +132,7 @@ def test_sequence_classification_default_run_reports_accuracy_and_f1(runs):
     assert correct / 8 == pytest.approx(results["eval_accuracy"])
 
 
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_sequence_classifier_folder_loads_and_classifies_in_the_pipeline(runs):
     out = succeeded(runs["classification_default"])
     assert isinstance(AutoModelForSequenceClassification.from_pretrained(out), hf_rnn.RNNForSequenceClassification)
@@ -138,6 +141,7 @@ def test_sequence_classifier_folder_loads_and_classifies_in_the_pipeline(runs):
     assert result[0]["label"] in ("negative", "positive")
 
 
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_token_classification_default_run_reports_seqeval_scores(runs):
     out = succeeded(runs["tagging_default"])
     results = assert_complete_folder(
@@ -152,6 +156,7 @@ def test_token_classification_default_run_reports_seqeval_scores(runs):
     assert all(len(line.split()) == 3 for sentence in sentences for line in sentence.splitlines())
 
 
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_tagger_folder_loads_and_tags_running_text_in_the_pipeline(runs):
     out = succeeded(runs["tagging_default"])
     assert isinstance(AutoModelForTokenClassification.from_pretrained(out), hf_rnn.RNNForTokenClassification)
@@ -165,6 +170,7 @@ def test_tagger_folder_loads_and_tags_running_text_in_the_pipeline(runs):
     assert len(tags) <= 7 and all(tag["entity"] in tagger.model.config.label2id for tag in tags)
 
 
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_translation_default_run_reports_bleu_and_chrf_and_samples(runs):
     run = runs["translation_default"]
     out = succeeded(run)
@@ -181,6 +187,7 @@ def test_translation_default_run_reports_bleu_and_chrf_and_samples(runs):
     assert "reference:" in run.stdout  # also logged to the console
 
 
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_translation_folder_loads_and_translates_in_the_pipeline(runs):
     out = succeeded(runs["translation_default"])
     model = AutoModelForSeq2SeqLM.from_pretrained(out)
@@ -190,6 +197,7 @@ def test_translation_folder_loads_and_translates_in_the_pipeline(runs):
     assert len(result) == 2 and all(isinstance(row["translation_text"], str) for row in result)
 
 
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_csv_with_string_labels_trains_a_classifier_with_those_labels(runs):
     out = succeeded(runs["classification_csv"])
     config = json.loads((out / "config.json").read_text())
@@ -198,6 +206,7 @@ def test_csv_with_string_labels_trains_a_classifier_with_those_labels(runs):
     assert results["eval_samples"] == 2 and "eval_f1" in results
 
 
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_conll_files_train_a_tagger_on_their_last_column(runs):
     out = succeeded(runs["tagging_conll"])
     config = json.loads((out / "config.json").read_text())
@@ -207,6 +216,7 @@ def test_conll_files_train_a_tagger_on_their_last_column(runs):
     assert (out / "eval_predictions.txt").read_text().splitlines()[0].split()[:2] == ["Peter", "B-PER"]
 
 
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_gzipped_parallel_text_trains_a_translator_with_a_shared_bpe_tokenizer(runs):
     run = runs["translation_parallel_text"]
     out = succeeded(run)
