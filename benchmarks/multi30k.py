@@ -20,20 +20,16 @@ import sys
 import time
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import sacrebleu  # noqa: E402
 import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.plots import new_plot, save_plot  # noqa: E402
 from benchmarks.training_runs import (  # noqa: E402
     TrainingTimeBudget,
     as_argv,
     count_parameters,
     run_train_script,
-    save_plot,
 )
 
 # Chosen with a one-minute probe on this 2-core CPU: a 512-unit LSTM decoder (256 per direction in the encoder)
@@ -90,7 +86,7 @@ def train_flags(data_dir: Path, output_dir: Path, bf16: bool) -> list[str]:
 
 
 def plot_bleu(evaluations: list[dict], path: Path) -> None:
-    figure, axis = plt.subplots(figsize=(6, 4))
+    figure, axis = new_plot((6, 4))
     minutes = [e["training_minutes"] for e in evaluations]
     axis.plot(minutes, [e["bleu"] for e in evaluations], marker="o", label="BLEU (beam 5)")
     axis.plot(minutes, [e["chrf"] for e in evaluations], marker="s", label="chrF")
@@ -98,7 +94,6 @@ def plot_bleu(evaluations: list[dict], path: Path) -> None:
     axis.set_ylabel("validation score")
     axis.set_title("Multi30k de→en, hf_rnn LSTM encoder-decoder")
     save_plot(figure, axis, path)
-    plt.close(figure)
 
 
 def main() -> None:

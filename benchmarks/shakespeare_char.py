@@ -24,20 +24,16 @@ import sys
 import time
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
+from benchmarks.plots import new_plot, save_plot  # noqa: E402
 from benchmarks.training_runs import (  # noqa: E402
     TrainingTimeBudget,
     as_argv,
     count_parameters,
     run_train_script,
-    save_plot,
 )
 
 REFERENCE = "small GPT (4x128, context 64, batch 12, 2000 iterations): 1.88 in ~3 min of CPU"
@@ -80,7 +76,7 @@ def split_corpus(corpus: Path, data_dir: Path) -> tuple[Path, Path]:
 
 
 def plot_curve(runs: dict[str, list[dict]], path: Path) -> None:
-    figure, axis = plt.subplots(figsize=(6, 4))
+    figure, axis = new_plot((6, 4))
     for label, evaluations in runs.items():
         axis.plot(
             [e["training_minutes"] for e in evaluations], [e["loss"] for e in evaluations], marker="o", label=label
@@ -91,7 +87,6 @@ def plot_curve(runs: dict[str, list[dict]], path: Path) -> None:
     axis.set_ylabel("validation loss (nats/char)")
     axis.set_title("Tiny Shakespeare, character level")
     save_plot(figure, axis, path)
-    plt.close(figure)
 
 
 def main() -> None:

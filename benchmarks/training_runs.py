@@ -1,4 +1,5 @@
-"""What the training benchmarks share: a budget of training time (a Trainer callback), flags, parameter counts."""
+"""What the training benchmarks share: a budget of training time (a Trainer callback), running train.py with it,
+flags, parameter counts."""
 
 import runpy
 import sys
@@ -68,11 +69,3 @@ def as_argv(flags: dict) -> list[str]:
 def count_parameters(model_dir: Path) -> int:
     """Parameters stored in a saved model folder (tied matrices once)."""
     return sum(tensor.numel() for tensor in load_file(str(model_dir / "model.safetensors")).values())
-
-
-def save_plot(figure, axis, path: Path) -> None:
-    """The benchmarks' common finish of a matplotlib figure: light grid, legend, tight layout, a 120-dpi PNG."""
-    axis.grid(alpha=0.3, which="both")
-    axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
