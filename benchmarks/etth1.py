@@ -19,10 +19,6 @@ import json
 import time
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from transformers import (  # noqa: E402
@@ -34,6 +30,7 @@ from transformers import (  # noqa: E402
     set_seed,
 )
 
+from benchmarks.plots import new_plot  # noqa: E402
 from benchmarks.training_runs import TrainingTimeBudget  # noqa: E402
 from hf_rnn import RNNForecastConfig, RNNForTimeSeriesPrediction  # noqa: E402
 from hf_rnn.time_series import ForecastWindows, StandardScaler, read_series_csv  # noqa: E402
@@ -198,7 +195,7 @@ def write_report(results: list[dict], args, results_dir: Path) -> None:
     lines += ["", "Published at lookback 96, horizon 96 (MSE): "
               + ", ".join(f"{k} {v}" for k, v in PUBLISHED_MSE_AT_96.items()) + "."]  # fmt: skip
     (results_dir / "etth1.md").write_text("\n".join(lines) + "\n")
-    figure, axes = plt.subplots(len(horizons), 1, figsize=(10, 3 * len(horizons)), squeeze=False)
+    figure, axes = new_plot((10, 3 * len(horizons)), rows=len(horizons), squeeze=False)
     for axis, h in zip(axes[:, 0], horizons):
         shown = next(r["shown_window"] for r in results if r["horizon"] == h)
         past, future = shown["past"], shown["future"]

@@ -1,7 +1,7 @@
 """Multi30k German -> English: train an hf_rnn encoder-decoder for a fixed time on this machine, report BLEU.
 
-    python benchmarks/multi30k.py                       # 60 minutes of training, then beam search on val
-    python benchmarks/multi30k.py --training_minutes 5  # a shorter run
+    python -m benchmarks.multi30k                       # 60 minutes of training, then beam search on val
+    python -m benchmarks.multi30k --training_minutes 5  # a shorter run
 
 It runs `scripts/train.py` (the same Seq2SeqTrainer path a user runs) on `../shared/data/multi30k`: a BPE
 tokenizer trained on the training text of both languages, training on `train`, model selection and the reported
@@ -20,17 +20,17 @@ import sys
 import time
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import sacrebleu  # noqa: E402
 import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))  # train.py; training_runs.py sits next to this file
-import train  # noqa: E402
-from training_runs import TrainingTimeBudget, as_argv, count_parameters, save_plot  # noqa: E402
+from benchmarks.plots import new_plot, save_plot  # noqa: E402
+from benchmarks.training_runs import (  # noqa: E402
+    TrainingTimeBudget,
+    as_argv,
+    count_parameters,
+    run_train_script,
+)
 
 # Chosen with a one-minute probe on this 2-core CPU: a 512-unit LSTM decoder (256 per direction in the encoder)
 # takes ~0.4 s per batch of 64 under bf16 autocast (1.8x faster than fp32), so ~16 epochs fit in an hour.
@@ -86,7 +86,7 @@ def train_flags(data_dir: Path, output_dir: Path, bf16: bool) -> list[str]:
 
 
 def plot_bleu(evaluations: list[dict], path: Path) -> None:
-    figure, axis = plt.subplots(figsize=(6, 4))
+    figure, axis = new_plot((6, 4))
     minutes = [e["training_minutes"] for e in evaluations]
     axis.plot(minutes, [e["bleu"] for e in evaluations], marker="o", label="BLEU (beam 5)")
     axis.plot(minutes, [e["chrf"] for e in evaluations], marker="s", label="chrF")
@@ -94,7 +94,6 @@ def plot_bleu(evaluations: list[dict], path: Path) -> None:
     axis.set_ylabel("validation score")
     axis.set_title("Multi30k de→en, hf_rnn LSTM encoder-decoder")
     save_plot(figure, axis, path)
-    plt.close(figure)
 
 
 def main() -> None:
@@ -111,7 +110,7 @@ def main() -> None:
     budget = TrainingTimeBudget(args.training_minutes * 60)
     flags = train_flags(args.data_dir, args.output_dir, bf16=not args.fp32)
     started = time.perf_counter()
-    train.main(flags, callbacks=[budget])
+    run_train_script(flags, callbacks=[budget])
     wall_minutes = (time.perf_counter() - started) / 60
 
     hypotheses = (args.output_dir / "generated_predictions.txt").read_text(encoding="utf-8").splitlines()

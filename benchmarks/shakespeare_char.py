@@ -1,8 +1,8 @@
 """Character-level Tiny Shakespeare: an hf_rnn LSTM LM trained for 10 minutes on this machine.
 
-    python benchmarks/shakespeare_char.py                 # the recorded run (10 minutes of training)
-    python benchmarks/shakespeare_char.py --no-stateful   # the same budget, every block starting from zero state
-    python benchmarks/shakespeare_char.py --compare_state # both saved models, each evaluated both ways
+    python -m benchmarks.shakespeare_char                 # the recorded run (10 minutes of training)
+    python -m benchmarks.shakespeare_char --no-stateful   # the same budget, every block starting from zero state
+    python -m benchmarks.shakespeare_char --compare_state # both saved models, each evaluated both ways
 
 The published convention: the first 90% of `../shared/data/tinyshakespeare/input.txt` trains, the last 10%
 validates, and the loss is in nats per character. The reference point is the small-GPT CPU recipe of a well-known
@@ -24,17 +24,17 @@ import sys
 import time
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
-sys.path.insert(0, str(ROOT / "scripts"))  # train.py; training_runs.py sits next to this file
-import train  # noqa: E402
-from training_runs import TrainingTimeBudget, as_argv, count_parameters, save_plot  # noqa: E402
+from benchmarks.plots import new_plot, save_plot  # noqa: E402
+from benchmarks.training_runs import (  # noqa: E402
+    TrainingTimeBudget,
+    as_argv,
+    count_parameters,
+    run_train_script,
+)
 
 REFERENCE = "small GPT (4x128, context 64, batch 12, 2000 iterations): 1.88 in ~3 min of CPU"
 # Chosen with a one-minute probe on this 2-core CPU: a 2x512 LSTM at 64 streams x 128 characters trains at
@@ -76,7 +76,7 @@ def split_corpus(corpus: Path, data_dir: Path) -> tuple[Path, Path]:
 
 
 def plot_curve(runs: dict[str, list[dict]], path: Path) -> None:
-    figure, axis = plt.subplots(figsize=(6, 4))
+    figure, axis = new_plot((6, 4))
     for label, evaluations in runs.items():
         axis.plot(
             [e["training_minutes"] for e in evaluations], [e["loss"] for e in evaluations], marker="o", label=label
@@ -87,7 +87,6 @@ def plot_curve(runs: dict[str, list[dict]], path: Path) -> None:
     axis.set_ylabel("validation loss (nats/char)")
     axis.set_title("Tiny Shakespeare, character level")
     save_plot(figure, axis, path)
-    plt.close(figure)
 
 
 def main() -> None:
@@ -129,7 +128,7 @@ def main() -> None:
     argv = as_argv(flags)
     budget = TrainingTimeBudget(args.training_minutes * 60)
     started = time.perf_counter()
-    train.main(argv, callbacks=[budget])
+    run_train_script(argv, callbacks=[budget])
     wall_minutes = (time.perf_counter() - started) / 60
 
     final = budget.evaluations[-1]

@@ -1,10 +1,36 @@
-"""What the training benchmarks share: a budget of training time (a Trainer callback), flags, parameter counts."""
+"""What the training benchmarks share: a budget of training time (a Trainer callback), running train.py with it,
+flags, parameter counts."""
 
+import runpy
+import sys
 import time
 from pathlib import Path
 
+import transformers
 from safetensors.torch import load_file
 from transformers import TrainerCallback
+
+TRAIN_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train.py"
+
+
+def run_train_script(argv: list[str], callbacks: list[TrainerCallback]) -> None:
+    """
+    `python scripts/train.py ARGV` in this process, with `callbacks` added to its Trainer: the script runs as
+    `__main__` (it is not imported), and every trainer class the tasks use calls `Trainer.__init__`, which takes them.
+    """
+    original_init = transformers.Trainer.__init__
+
+    def init_with_callbacks(self, *args, **kwargs):
+        kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), *callbacks]
+        original_init(self, *args, **kwargs)
+
+    saved_argv, sys.argv = sys.argv, [str(TRAIN_SCRIPT), *argv]
+    transformers.Trainer.__init__ = init_with_callbacks
+    try:
+        runpy.run_path(str(TRAIN_SCRIPT), run_name="__main__")
+    finally:
+        transformers.Trainer.__init__ = original_init
+        sys.argv = saved_argv
 
 
 class TrainingTimeBudget(TrainerCallback):
@@ -36,18 +62,10 @@ class TrainingTimeBudget(TrainerCallback):
 
 
 def as_argv(flags: dict) -> list[str]:
-    """`{"task": "translation", ...}` -> `["--task", "translation", ...]` for `train.main`."""
+    """`{"task": "translation", ...}` -> `["--task", "translation", ...]` for `run_train_script`."""
     return [item for flag, value in flags.items() for item in (f"--{flag}", str(value))]
 
 
 def count_parameters(model_dir: Path) -> int:
     """Parameters stored in a saved model folder (tied matrices once)."""
     return sum(tensor.numel() for tensor in load_file(str(model_dir / "model.safetensors")).values())
-
-
-def save_plot(figure, axis, path: Path) -> None:
-    """The benchmarks' common finish of a matplotlib figure: light grid, legend, tight layout, a 120-dpi PNG."""
-    axis.grid(alpha=0.3, which="both")
-    axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)

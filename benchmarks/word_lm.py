@@ -1,7 +1,7 @@
 """Word-level LM: hf_rnn (Trainer, stateful truncated BPTT) beside a plain-PyTorch loop, same recipe and weights.
 
-    python benchmarks/word_lm.py              # the recorded run: 2x200 tied LSTM, 6 epochs per side
-    python benchmarks/word_lm.py --epochs 1   # a quick look
+    python -m benchmarks.word_lm              # the recorded run: 2x200 tied LSTM, 6 epochs per side
+    python -m benchmarks.word_lm --epochs 1   # a quick look
 
 Corpus: the English side of Multi30k (`../shared/data/multi30k/{train,val}.en.gz`: 29,000 training and 1,014
 validation image captions), lower-cased, split into words and punctuation, `<eos>` after every caption; the
@@ -33,19 +33,14 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from transformers import TrainingArguments  # noqa: E402
 
+from benchmarks.plots import new_plot, save_plot  # noqa: E402
+from benchmarks.reference_models import PlainRNNLM, hf_causal_lm_from_plain  # noqa: E402
+from benchmarks.training_runs import TrainingTimeBudget  # noqa: E402
 from hf_rnn import StatefulLMTrainer  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reference_models import PlainRNNLM, hf_causal_lm_from_plain  # noqa: E402
-from training_runs import TrainingTimeBudget, save_plot  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECIALS = ["<pad>", "<unk>", "<s>", "<eos>"]  # hf_rnn's default special ids 0-3
@@ -172,7 +167,7 @@ def train_hf(model, train_ids, val_ids, args, output_dir: Path, carry_state: boo
 
 
 def plot_runs(runs: dict[str, dict], path: Path) -> None:
-    figure, axis = plt.subplots(figsize=(6, 4))
+    figure, axis = new_plot((6, 4))
     for (label, run), marker in zip(runs.items(), "osx"):
         epochs = [e["epoch"] for e in run["evaluations"]]
         axis.plot(epochs, [math.exp(e["loss"]) for e in run["evaluations"]], marker=marker, label=label)
@@ -181,7 +176,6 @@ def plot_runs(runs: dict[str, dict], path: Path) -> None:
     axis.set_yscale("log")
     axis.set_title("Multi30k English, word level, 2x200 LSTM")
     save_plot(figure, axis, path)
-    plt.close(figure)
 
 
 def main() -> None:

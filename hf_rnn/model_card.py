@@ -1,4 +1,5 @@
-"""Model cards: a `README.md` with valid Hub metadata, rendered from the per-task templates in `hf_rnn/model_cards/`.
+"""Model cards: a `README.md` with valid Hub metadata, rendered from the per-task templates in `hf_rnn/model_cards/`,
+and the card's inputs from a training run (`describe_data`, `card_hyperparameters`, `hub_base_model`).
 
 ```python
 from hf_rnn.model_card import push_with_model_card, training_command, write_model_card
@@ -35,36 +36,12 @@ from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from .tasks import TASKS as TASK_REGISTRY
+
 MODEL_CARDS_DIR = Path(__file__).resolve().parent / "model_cards"
 
-# task -> what the card says about it. `pipeline_tag` is a standard Hub tag; `pipeline_task` is the name to pass to
-# `transformers.pipeline()` (transformers 5.23 reserves "translation", so hf_rnn registers "hf-rnn-translation").
-TASKS = {
-    "causal-lm": {
-        "pipeline_tag": "text-generation",
-        "pipeline_task": "text-generation",
-        "task_name": "Causal Language Modeling",
-        "auto_class": "AutoModelForCausalLM",
-    },
-    "sequence-classification": {
-        "pipeline_tag": "text-classification",
-        "pipeline_task": "text-classification",
-        "task_name": "Text Classification",
-        "auto_class": "AutoModelForSequenceClassification",
-    },
-    "token-classification": {
-        "pipeline_tag": "token-classification",
-        "pipeline_task": "token-classification",
-        "task_name": "Token Classification",
-        "auto_class": "AutoModelForTokenClassification",
-    },
-    "translation": {
-        "pipeline_tag": "translation",
-        "pipeline_task": "hf-rnn-translation",
-        "task_name": "Translation",
-        "auto_class": "AutoModelForSeq2SeqLM",
-    },
-}
+# task -> what the card says about it (`Task.card` of each task in `hf_rnn.tasks`).
+TASKS = {name: task.card for name, task in TASK_REGISTRY.items()}
 
 # Trainer bookkeeping that `trainer.evaluate()` mixes into its metrics: not quality metrics.
 _BOOKKEEPING = ("runtime", "per_second", "epoch", "samples", "flos", "mem_")
@@ -176,7 +153,7 @@ def render_model_card(
         model_name=model_name,
         eval_results=eval_results or None,
     )
-    labels = getattr(config, "id2label", None) if task in ("sequence-classification", "token-classification") else None
+    labels = getattr(config, "id2label", None) if TASK_REGISTRY[task].card_shows_labels else None
     return ModelCard.from_template(
         card_data,
         template_path=str(template),
@@ -323,3 +300,38 @@ def _format(value: Any) -> str:
 def _cell(text: str) -> str:
     """Escape what would break a Markdown table cell."""
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def describe_data(
+    task: str,
+    dataset_name: str | None = None,
+    data_files: list[str | None] = (),
+) -> str:
+    """Where the training data came from, in words: the Hub dataset, the local files' names, or the task's own."""
+    files = [Path(f).name for f in data_files if f]
+    if dataset_name:
+        return f"the Hub dataset `{dataset_name}`"
+    if files:
+        return "local files: " + ", ".join(f"`{f}`" for f in files)
+    return TASK_REGISTRY[task].embedded_data
+
+
+# The training arguments a card shows, in this order (plus the world size).
+CARD_HYPERPARAMETERS = (
+    "learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps", "max_steps", "num_train_epochs",
+    "lr_scheduler_type", "warmup_steps", "weight_decay", "max_grad_norm", "optim", "seed", "bf16",
+)  # fmt: skip
+
+
+def card_hyperparameters(training_args) -> dict:
+    """The `CARD_HYPERPARAMETERS` of `TrainingArguments`, and the world size; non-numbers as strings."""
+    values = {name: getattr(training_args, name) for name in CARD_HYPERPARAMETERS}
+    values["world_size"] = training_args.world_size
+    return {name: str(value) if not isinstance(value, (int, float, bool)) else value for name, value in values.items()}
+
+
+def hub_base_model(model_name_or_path: str | None) -> str | None:
+    """The card's `base_model`: a Hub id; a local folder is no Hub model (and its path is not published)."""
+    if model_name_or_path is None or Path(model_name_or_path).exists():
+        return None
+    return model_name_or_path

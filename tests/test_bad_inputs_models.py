@@ -4,7 +4,7 @@ import math
 
 import pytest
 import torch
-from conftest import seeded, tiny_config
+from helpers import seeded, tiny_config
 from transformers import AutoModelForCausalLM, DynamicCache, pipeline
 
 from hf_rnn import (

@@ -5,8 +5,9 @@ Spec: whatever can be known before training is checked first; a user error is on
 A run whose training goes non-finite stops with exit status 1, naming the step, and leaves its last good checkpoint
 as the result. No secret reaches a file the run writes.
 
-The catalog runs `main` in-process (the checks stop it before any Trainer exists); a few cases that need a real
-process (stderr as a user sees it, the files a full run writes) start together as subprocesses.
+The catalog runs the script in this process (as `__main__`, through `helpers.run_train_script`: the checks stop it
+before any Trainer exists); a few cases that need a real process (stderr as a user sees it, the files a full run
+writes) start together as subprocesses, under the `slow` marker.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ import shutil
 
 import pytest
 import torch
+from helpers import run_scripts_concurrently, run_train_script
 from safetensors.torch import load_file
-from script_runs import run_scripts_concurrently
+
+from hf_rnn.training import checkpoint_problem, keep_hub_token_out_of_files, latest_complete_checkpoint, parse_arguments
 
 TINY = [
     "--max_steps", "2", "--hidden_size", "8", "--block_size", "8", "--per_device_train_batch_size", "2",
@@ -155,7 +158,7 @@ CATALOG = {
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory, train_script):
+def workdir(tmp_path_factory):
     root = tmp_path_factory.mktemp("bad_inputs")
     for name, data in FILES.items():
         (root / name).write_bytes(data)
@@ -167,7 +170,7 @@ def workdir(tmp_path_factory, train_script):
     flags = [*TINY, "--max_steps", "4", "--save_strategy", "steps", "--save_steps", "2", "--save_total_limit", "3"]
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(root)
-        train_script.main([*flags, "--output_dir", str(old_run)])
+        run_train_script([*flags, "--output_dir", str(old_run)])
     for name, broken in (("killed", None), ("corrupt", "trainer_state.json"), ("truncated", "model.safetensors")):
         shutil.copytree(old_run, root / name)
         if broken == "trainer_state.json":
@@ -186,14 +189,14 @@ def listing(root) -> dict[str, int]:
 
 
 @pytest.mark.parametrize("case", list(CATALOG))
-def test_bad_input_is_one_line_naming_the_flag_and_writes_nothing(workdir, train_script, case, capsys, monkeypatch):
+def test_bad_input_is_one_line_naming_the_flag_and_writes_nothing(workdir, case, capsys, monkeypatch):
     flags, expected = CATALOG[case]
     monkeypatch.chdir(workdir)
     monkeypatch.setattr("sys.argv", ["train.py"])
     before = listing(workdir)
     argv = [*TINY, *flags] if "--output_dir" in flags else [*TINY, *flags, "--output_dir", f"out_{case}"]
     with pytest.raises(SystemExit) as exit_info:
-        train_script.main(argv)
+        run_train_script(argv)
     assert exit_info.value.code == 2
     error_lines = [line for line in capsys.readouterr().err.splitlines() if "error" in line.lower()]
     assert len(error_lines) == 1 and error_lines[0].startswith("train.py: error: "), error_lines
@@ -203,34 +206,34 @@ def test_bad_input_is_one_line_naming_the_flag_and_writes_nothing(workdir, train
     assert not (workdir / f"out_{case}").exists()
 
 
-def test_overwrite_output_dir_writes_over_a_folder_without_checkpoints_and_keeps_other_files(workdir, train_script):
+def test_overwrite_output_dir_writes_over_a_folder_without_checkpoints_and_keeps_other_files(workdir):
     target = workdir / "overwritten"
     shutil.copytree(workdir / "used", target)
-    train_script.main([*TINY, "--train_file", str(workdir / "good.txt"), "--output_dir", str(target),
+    run_train_script([*TINY, "--train_file", str(workdir / "good.txt"), "--output_dir", str(target),
                        "--overwrite_output_dir"])  # fmt: skip
     assert (target / "notes.txt").read_text() == "keep me"
     assert (target / "model.safetensors").is_file()
 
 
-def test_resume_true_takes_the_latest_complete_checkpoint_and_its_tokenizer(workdir, train_script):
+def test_resume_true_takes_the_latest_complete_checkpoint_and_its_tokenizer(workdir):
     folder = workdir / "resumed"
     shutil.copytree(workdir / "killed", folder)  # checkpoint-4 lacks trainer_state.json: checkpoint-2 is the latest
-    assert train_script.latest_complete_checkpoint(folder) == folder / "checkpoint-2"
+    assert latest_complete_checkpoint(folder) == folder / "checkpoint-2"
     saved_vocab = json.loads((folder / "checkpoint-2" / "tokenizer.json").read_text())["model"]["vocab"]
     # Other data than the checkpoint's: a fresh tokenizer would have another vocabulary.
-    train_script.main([*TINY, "--max_steps", "4", "--save_strategy", "steps", "--save_steps", "2",
+    run_train_script([*TINY, "--max_steps", "4", "--save_strategy", "steps", "--save_steps", "2",
                        "--train_file", str(workdir / "good.txt"), "--output_dir", str(folder),
                        "--resume_from_checkpoint", "True"])  # fmt: skip
     assert json.loads((folder / "tokenizer.json").read_text())["model"]["vocab"] == saved_vocab
     state = json.loads((folder / "checkpoint-4" / "trainer_state.json").read_text())
     assert state["global_step"] == 4
-    assert train_script.checkpoint_problem(folder / "checkpoint-4") is None  # the leftover was replaced whole
+    assert checkpoint_problem(folder / "checkpoint-4") is None  # the leftover was replaced whole
 
 
-def test_keep_hub_token_out_of_files_moves_it_to_the_environment(train_script, monkeypatch):
+def test_keep_hub_token_out_of_files_moves_it_to_the_environment(monkeypatch):
     monkeypatch.delenv("HF_TOKEN", raising=False)
-    _, _, training_args = train_script.parse_arguments(["--hub_token", TOKEN])
-    train_script.keep_hub_token_out_of_files(training_args)
+    _, _, training_args = parse_arguments(["--hub_token", TOKEN])
+    keep_hub_token_out_of_files(training_args)
     assert training_args.hub_token is None
     import os
 
@@ -259,6 +262,7 @@ def runs(tmp_path_factory):
 
 
 @pytest.mark.parametrize(("name", "flag"), [("malformed_jsonl", "--train_file"), ("eval_batch_zero", "--per_device")])
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_a_user_error_in_a_real_process_is_one_line_on_stderr(runs, name, flag):
     run = runs[name]
     assert run.returncode == 2
@@ -268,6 +272,7 @@ def test_a_user_error_in_a_real_process_is_one_line_on_stderr(runs, name, flag):
     assert not run.output_dir.exists()
 
 
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_no_file_of_a_run_holds_the_hub_token_or_an_absolute_path_in_the_card(runs):
     run = runs["secret"]
     assert run.returncode == 0, run.stderr[-3000:]
@@ -281,6 +286,7 @@ def test_no_file_of_a_run_holds_the_hub_token_or_an_absolute_path_in_the_card(ru
     assert str(run.output_dir.parent) not in card and "--train_file good.txt" in card
 
 
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_non_finite_training_stops_naming_the_step_and_keeps_the_last_good_checkpoint(runs):
     run = runs["diverges"]
     assert run.returncode == 1

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import seeded, tiny_config
+from helpers import seeded, tiny_config
 from transformers import AutoConfig
 
 from hf_rnn import RNNConfig, RNNForCausalLM, RNNModel

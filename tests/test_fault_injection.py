@@ -19,8 +19,12 @@ import time
 
 import pytest
 import torch
-from test_launchers import HARNESS, start
+from helpers import HARNESS, start
 from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from hf_rnn.training import checkpoint_problem, latest_complete_checkpoint
+
+pytestmark = pytest.mark.slow  # kills training subprocesses at random moments
 
 MAX_STEPS = 40
 RUN = [
@@ -53,12 +57,12 @@ def kill_after_some_checkpoints(process: subprocess.Popen, folder, rng: random.R
 
 
 @pytest.mark.slow
-def test_sigkill_at_random_moments_always_leaves_a_complete_checkpoint_to_resume(tmp_path, train_script):
+def test_sigkill_at_random_moments_always_leaves_a_complete_checkpoint_to_resume(tmp_path):
     rng = random.Random(0)
     out = tmp_path / "run"
     incomplete_seen, resumed_from = 0, []
     for attempt in range(KILLS + 1):
-        expected = train_script.latest_complete_checkpoint(out)
+        expected = latest_complete_checkpoint(out)
         resume = ["--resume_from_checkpoint", "True"] if attempt else []
         assert not attempt or expected is not None, "a kill left no complete checkpoint"
         process = start([sys.executable, HARNESS, "--", *RUN, *resume, "--output_dir", str(out)], tmp_path)
@@ -73,7 +77,7 @@ def test_sigkill_at_random_moments_always_leaves_a_complete_checkpoint_to_resume
             resumed_from.append(expected.name)
         assert not (out / "model.safetensors").exists()  # killed before the final save
         for checkpoint in out.glob("checkpoint-*"):
-            problem = train_script.checkpoint_problem(checkpoint)
+            problem = checkpoint_problem(checkpoint)
             if problem is not None:
                 incomplete_seen += 1
                 continue

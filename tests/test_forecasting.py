@@ -4,7 +4,7 @@ import math
 
 import pytest
 import torch
-from conftest import BLOCK_HF_RNN, run_without_hf_rnn
+from helpers import BLOCK_HF_RNN, run_without_hf_rnn
 from transformers import AutoModelForTimeSeriesPrediction, Trainer, TrainingArguments
 
 from hf_rnn import RNNForecastConfig, RNNForTimeSeriesPrediction

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import seeded, tiny_config
+from helpers import seeded, tiny_config
 
 from hf_rnn import CACHE_NAME, RecurrentCache, RNNForCausalLM, RNNModel, output_state
 

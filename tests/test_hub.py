@@ -19,11 +19,14 @@ import sys
 import pytest
 import torch
 import yaml
-from conftest import BLOCK_HF_RNN, seeded, tiny_config, zen_of_python
+from helpers import BLOCK_HF_RNN, seeded, tiny_config, zen_of_python
 from stand_in_hub import StandInHub
 
 from hf_rnn import RNNForCausalLM, train_tokenizer
 from hf_rnn.model_card import write_model_card
+
+# Pushes and downloads through a stand-in Hub server, and a train.py run with --push_to_hub.
+pytestmark = pytest.mark.slow
 
 REPO_ID = "tester/tiny-rnn-lm"
 TRAINER_REPO_ID = "tester/trained-rnn-lm"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from script_runs import SCRIPT, run_scripts_concurrently, succeeded
+from helpers import SCRIPT, run_scripts_concurrently, succeeded
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 import hf_rnn

@@ -2,16 +2,14 @@
 
 import json
 import math
-import os
-import socket
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
+from helpers import HARNESS, finish, free_port, start
 
-HARNESS = str(Path(__file__).resolve().parent / "train_harness.py")
+pytestmark = pytest.mark.slow  # torchrun with two gloo ranks and bf16 runs: subprocess training, a minute or more
+
 # A few deterministic steps of a tiny char LM on the embedded corpus; dropout off so that ranks and runs can match.
 TINY_RUN = [
     "--max_steps", "3", "--hidden_size", "16", "--block_size", "32", "--max_train_samples", "64",
@@ -19,23 +17,6 @@ TINY_RUN = [
     "--logging_steps", "1", "--eval_strategy", "no", "--save_strategy", "no", "--use_cpu", "--report_to", "none",
     "--seed", "0",
 ]  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(command: list[str], cwd: Path) -> subprocess.Popen:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
-    return subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def finish(process: subprocess.Popen, timeout: float = 300) -> str:
-    output, _ = process.communicate(timeout=timeout)
-    assert process.returncode == 0, output[-4000:]
-    return output
 
 
 # Stateful BPTT: the text is cut into ranks x batch streams and rank r reads its own rows, so two ranks of 4

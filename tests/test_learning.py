@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 
 import pytest
 import torch
-from conftest import seeded, tiny_config
+from helpers import seeded, tiny_config
 
 from hf_rnn import RNNForSequenceClassification, RNNForTokenClassification
 

@@ -7,7 +7,7 @@ values back.
 
 import pytest
 import yaml
-from conftest import seeded, tiny_config
+from helpers import seeded, tiny_config
 from huggingface_hub import ModelCard, ModelCardData, metadata_load
 from huggingface_hub.repocard_data import model_index_to_eval_results
 

@@ -10,7 +10,7 @@ import json
 
 import pytest
 import torch
-from conftest import BLOCK_HF_RNN, run_without_hf_rnn, seeded, tiny_config, zen_of_python
+from helpers import BLOCK_HF_RNN, run_without_hf_rnn, seeded, tiny_config, zen_of_python
 from transformers import pipeline
 
 from hf_rnn import RNNForCausalLM, RNNForSequenceClassification, RNNForTokenClassification, RNNModel, train_tokenizer

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import VOCAB_SIZE, seeded, tiny_config
+from helpers import VOCAB_SIZE, seeded, tiny_config
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pad_packed_sequence
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import BLOCK_HF_RNN, run_without_hf_rnn, seeded, tiny_config
+from helpers import BLOCK_HF_RNN, run_without_hf_rnn, seeded, tiny_config
 from transformers import (
     AutoConfig,
     AutoModel,

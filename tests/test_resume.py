@@ -8,8 +8,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
-from test_launchers import HARNESS, finish, start
+from helpers import HARNESS, finish, start
+
+pytestmark = pytest.mark.slow  # kills and resumes a training subprocess
 
 RUN = [
     "--max_steps", "8", "--save_strategy", "steps", "--save_steps", "4", "--save_total_limit", "2",

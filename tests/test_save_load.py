@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import seeded, tiny_config
+from helpers import seeded, tiny_config
 from safetensors import safe_open
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForSequenceClassification
 

@@ -12,12 +12,24 @@ from __future__ import annotations
 
 import copy
 import json
-import random
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import BLOCK_HF_RNN, run_without_hf_rnn
+from helpers import (
+    BLOCK_HF_RNN,
+    BOS,
+    EOS,
+    PAD,
+    RANDOM_VOCAB_SIZE,
+    REVERSAL_MODEL_SIZES,
+    TASK_VOCAB_SIZE,
+    TRAINED,
+    pad_sources,
+    random_sources,
+    run_without_hf_rnn,
+    train_reversal_model,
+)
 from transformers import (
     AutoConfig,
     AutoModel,
@@ -39,10 +51,6 @@ PACKAGE_DIR = Path(hf_rnn.__file__).parent
 BUNDLE_FILES = ("configuration_rnn.py", "configuration_rnn_seq2seq.py", "modeling_rnn.py", "cache_rnn.py")
 BUNDLE_FILES += ("modeling_rnn_seq2seq.py",)
 
-PAD, BOS, EOS = 0, 2, 3
-SYMBOLS = tuple(range(4, 14))  # the reversal task's alphabet; ids 0-3 are <pad>, <unk>, <s>, </s>
-TASK_VOCAB_SIZE = 14
-RANDOM_VOCAB_SIZE = 23
 NEW_TOKENS = 9
 
 # (cell, attention, input_feeding) for the tiny random models: every cell, every score, both decoder paths.
@@ -55,11 +63,6 @@ RANDOM_VARIANTS = [
 ]
 VARIANT_IDS = [f"{cell}-{attention}-{'feed' if feed else 'nofeed'}" for cell, attention, feed in RANDOM_VARIANTS]
 
-# The trained models: name -> config overrides.
-TRAINED = {
-    "luong_general": {"attention": "luong_general", "encoder_cell": "lstm", "decoder_cell": "lstm"},
-    "bahdanau": {"attention": "bahdanau", "encoder_cell": "gru", "decoder_cell": "gru"},
-}
 
 # Sources of different lengths: padded batches mix short and long neighbours.
 SOURCES = [[5, 6, 7, 8, 9, 10], [11, 12, 6], [13, 4, 9, 4], [7, 7, 8, 12, 5]]
@@ -88,58 +91,6 @@ def random_config(cell: str = "lstm", attention: str = "luong_general", input_fe
 def random_model(cell="lstm", attention="luong_general", input_feeding=False, seed=0, **overrides):
     torch.manual_seed(seed)
     return RNNSeq2SeqForConditionalGeneration(random_config(cell, attention, input_feeding, **overrides)).eval()
-
-
-def pad_sources(sources: list[list[int]], side: str = "left") -> dict[str, torch.Tensor]:
-    width = max(map(len, sources))
-
-    def pad(row, value):
-        filler = [value] * (width - len(row))
-        return list(row) + filler if side == "right" else filler + list(row)
-
-    return {
-        "input_ids": torch.tensor([pad(s, PAD) for s in sources]),
-        "attention_mask": torch.tensor([pad([1] * len(s), 0) for s in sources]),
-    }
-
-
-def reversal_labels(sources: list[list[int]]) -> torch.Tensor:
-    """The target of each source is the source reversed, then EOS; padded with -100."""
-    width = max(map(len, sources)) + 1
-    return torch.tensor([s[::-1] + [EOS] + [-100] * (width - len(s) - 1) for s in sources])
-
-
-def random_sources(num: int, seed: int) -> list[list[int]]:
-    rng = random.Random(seed)
-    return [[rng.choice(SYMBOLS) for _ in range(rng.randint(3, 7))] for _ in range(num)]
-
-
-# The model size of the reversal task, trained and untrained alike.
-REVERSAL_MODEL_SIZES = {
-    "vocab_size": TASK_VOCAB_SIZE,
-    "embedding_size": 32,
-    "encoder_hidden_size": 32,
-    "decoder_hidden_size": 32,
-    "encoder_layers": 1,
-    "decoder_layers": 1,
-}
-
-
-def train_reversal_model(name: str, steps: int = 400, seed: int = 0) -> RNNSeq2SeqForConditionalGeneration:
-    """A plain Adam loop on fresh random batches, each padded on a randomly chosen side."""
-    torch.manual_seed(seed)
-    config = RNNSeq2SeqConfig(**REVERSAL_MODEL_SIZES, **TRAINED[name])
-    model = RNNSeq2SeqForConditionalGeneration(config).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    rng = random.Random(seed)
-    for _ in range(steps):
-        sources = random_sources(32, seed=rng.random())
-        batch = pad_sources(sources, rng.choice(("left", "right")))
-        loss = model(**batch, labels=reversal_labels(sources)).loss
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    return model.eval()
 
 
 def translations(model, sources: list[list[int]], side: str = "left", **generate_kwargs) -> list[list[int]]:

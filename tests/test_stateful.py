@@ -16,7 +16,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import VOCAB_SIZE, seeded, tiny_config
+from helpers import VOCAB_SIZE, run_train_script, seeded, tiny_config
 from transformers import TrainingArguments
 
 from hf_rnn import (
@@ -297,11 +297,11 @@ def test_eval_loss_is_the_mean_next_token_loss_over_the_whole_validation_streams
 # scripts/train.py
 
 
-def test_train_script_with_stateful_bptt_trains_and_reports_perplexity(train_script, tmp_path):
+def test_train_script_with_stateful_bptt_trains_and_reports_perplexity(tmp_path):
     (tmp_path / "train.txt").write_text("the quick brown fox jumps over the lazy dog.\n" * 20)
     (tmp_path / "validation.txt").write_text("the lazy dog jumps over the quick brown fox.\n" * 3)
     out = tmp_path / "run"
-    train_script.main([
+    run_train_script([
         "--stateful_bptt", "--train_file", str(tmp_path / "train.txt"), "--validation_file",
         str(tmp_path / "validation.txt"), "--block_size", "16", "--per_device_train_batch_size", "4",
         "--per_device_eval_batch_size", "2", "--num_train_epochs", "2", "--hidden_size", "16", "--logging_steps", "1",
@@ -318,8 +318,8 @@ def test_train_script_with_stateful_bptt_trains_and_reports_perplexity(train_scr
     assert json.loads((out / "config.json").read_text())["architectures"] == ["RNNForCausalLM"]
 
 
-def test_stateful_bptt_with_another_task_is_a_user_error(train_script, capsys):
+def test_stateful_bptt_with_another_task_is_a_user_error(capsys):
     with pytest.raises(SystemExit) as stopped:
-        train_script.main(["--task", "translation", "--stateful_bptt"])
+        run_train_script(["--task", "translation", "--stateful_bptt"])
     assert stopped.value.code == 2
     assert "--stateful_bptt is for --task causal-lm" in capsys.readouterr().err

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import seeded, tiny_config
+from helpers import seeded, tiny_config
 
 from hf_rnn import RNNForCausalLM, output_state
 from hf_rnn.streaming import generate_after_stream, read_chunk, score_stream

@@ -40,10 +40,6 @@ def _roundtrip(tokenizer, text: str) -> str:
     return tokenizer.decode(tokenizer(text)["input_ids"], skip_special_tokens=True)
 
 
-def test_kinds_constant():
-    assert TOKENIZER_KINDS == ("char", "word", "bpe")
-
-
 def test_roundtrip_seen_text(tok):
     ids = tok(SEEN_TEXT)["input_ids"]
     assert tok.unk_token_id not in ids

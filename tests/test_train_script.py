@@ -15,18 +15,15 @@ import math
 
 import pytest
 import torch
-from conftest import seeded, tiny_config
-from script_runs import ScriptRun, run_scripts_concurrently, succeeded
+from helpers import ScriptRun, run_scripts_concurrently, run_train_script, seeded, succeeded, tiny_config
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from hf_rnn import RNNForSequenceClassification, train_tokenizer
-from hf_rnn.data import (
-    default_lm_corpus,
-    default_lm_datasets,
-    group_texts,
-    load_data_files,
-    split_off_validation,
-)
+from hf_rnn.data import load_data_files, split_off_validation
+from hf_rnn.demo_data import default_lm_corpus, default_lm_datasets
+from hf_rnn.tasks import TASKS
+from hf_rnn.tasks.causal_lm import group_texts
+from hf_rnn.training import check_model_flags, parse_arguments
 
 BLOCK_SIZE = 32
 TINY_RUN = [
@@ -67,6 +64,7 @@ def runs(tmp_path_factory) -> dict[str, ScriptRun]:
     return run_scripts_concurrently(root, arguments)
 
 
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_default_corpus_run_saves_a_self_contained_model_folder(runs):
     out = succeeded(runs["default_corpus"])
     for name in ("model.safetensors", "modeling_rnn.py", "configuration_rnn.py", "cache_rnn.py"):
@@ -80,6 +78,7 @@ def test_default_corpus_run_saves_a_self_contained_model_folder(runs):
     assert generation_config["do_sample"] is True
 
 
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_results_report_perplexity_as_exp_of_eval_loss(runs):
     out = succeeded(runs["default_corpus"])
     all_results = json.loads((out / "all_results.json").read_text())
@@ -91,6 +90,7 @@ def test_results_report_perplexity_as_exp_of_eval_loss(runs):
     assert "train_loss" in json.loads((out / "train_results.json").read_text())
 
 
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_loss_plot_is_a_png_with_training_and_validation_points(runs):
     out = succeeded(runs["default_corpus"])
     assert (out / "loss.png").read_bytes().startswith(PNG_SIGNATURE)
@@ -99,6 +99,7 @@ def test_loss_plot_is_a_png_with_training_and_validation_points(runs):
     assert sum("eval_loss" in entry for entry in log_history) >= 2  # --eval_steps 3: a validation curve
 
 
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_samples_file_holds_each_sampled_continuation_of_the_prompt(runs):
     out = succeeded(runs["default_corpus"])
     samples = (out / "samples.txt").read_text()
@@ -108,6 +109,7 @@ def test_samples_file_holds_each_sampled_continuation_of_the_prompt(runs):
     assert 'The "assert" statement' in runs["default_corpus"].stdout  # also logged to the console
 
 
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_saved_folder_loads_with_auto_classes_and_generates(runs):
     out = succeeded(runs["default_corpus"])
     model = AutoModelForCausalLM.from_pretrained(out).eval()
@@ -120,6 +122,7 @@ def test_saved_folder_loads_with_auto_classes_and_generates(runs):
     assert tokenizer.decode(generated[0], skip_special_tokens=True).startswith("The ")
 
 
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_text_files_train_the_tokenizer_and_evaluate_on_the_validation_file(runs):
     out = succeeded(runs["text_files"])
     tokenizer = AutoTokenizer.from_pretrained(out)
@@ -140,6 +143,7 @@ def test_text_files_train_the_tokenizer_and_evaluate_on_the_validation_file(runs
         ("sequence_classifier_folder", ["--model_name_or_path", "RNNForSequenceClassification"]),
     ],
 )
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_user_error_exits_with_one_message_naming_the_flag_before_training(runs, run_name, expected_in_message):
     run = runs[run_name]
     assert run.returncode == 2
@@ -155,36 +159,36 @@ def test_user_error_exits_with_one_message_naming_the_flag_before_training(runs,
 # In-process checks of the script's argument handling (no training).
 
 
-def test_defaults_apply_unless_a_flag_overrides_them(train_script):
-    _, _, training_args = train_script.parse_arguments([])
-    defaults = train_script.TRAINING_DEFAULTS["causal-lm"]
+def test_defaults_apply_unless_a_flag_overrides_them():
+    _, _, training_args = parse_arguments([])
+    defaults = TASKS["causal-lm"].training_defaults
     assert training_args.output_dir == "runs/causal-lm"
     assert training_args.learning_rate == defaults["learning_rate"]
     assert training_args.max_steps == defaults["max_steps"]
-    _, _, training_args = train_script.parse_arguments(["--learning_rate", "0.5", "--output_dir", "elsewhere"])
+    _, _, training_args = parse_arguments(["--learning_rate", "0.5", "--output_dir", "elsewhere"])
     assert training_args.learning_rate == 0.5 and training_args.output_dir == "elsewhere"
     assert training_args.max_steps == defaults["max_steps"]
 
 
-def test_an_epoch_count_replaces_the_default_step_budget(train_script):
+def test_an_epoch_count_replaces_the_default_step_budget():
     for flag in ("--num_train_epochs", "--num-train-epochs"):
-        _, _, training_args = train_script.parse_arguments([flag, "2"])
+        _, _, training_args = parse_arguments([flag, "2"])
         assert training_args.num_train_epochs == 2 and training_args.max_steps == -1  # -1: epochs decide
 
 
-def test_a_json_config_is_read_over_the_same_defaults(train_script, tmp_path):
+def test_a_json_config_is_read_over_the_same_defaults(tmp_path):
     config = tmp_path / "run.json"
     config.write_text(json.dumps({"hidden_size": 24, "block_size": 16, "learning_rate": 0.01}))
-    model_args, data_args, training_args = train_script.parse_arguments([str(config)])
+    model_args, data_args, training_args = parse_arguments([str(config)])
     assert (model_args.hidden_size, data_args.block_size, training_args.learning_rate) == (24, 16, 0.01)
     assert training_args.output_dir == "runs/causal-lm"
-    assert training_args.max_steps == train_script.TRAINING_DEFAULTS["causal-lm"]["max_steps"]
+    assert training_args.max_steps == TASKS["causal-lm"].training_defaults["max_steps"]
 
 
 @pytest.mark.parametrize("task", ["sequence-classification", "token-classification", "translation"])
-def test_each_task_has_its_own_defaults_and_output_dir(train_script, task):
-    model_args, data_args, training_args = train_script.parse_arguments(["--task", task])
-    defaults = train_script.TRAINING_DEFAULTS[task]
+def test_each_task_has_its_own_defaults_and_output_dir(task):
+    model_args, data_args, training_args = parse_arguments(["--task", task])
+    defaults = TASKS[task].training_defaults
     assert training_args.output_dir == f"runs/{task}"
     assert training_args.max_steps == defaults["max_steps"]
     assert model_args.tokenizer_type == defaults["tokenizer_type"]
@@ -193,14 +197,14 @@ def test_each_task_has_its_own_defaults_and_output_dir(train_script, task):
         assert data_args.text_column == "sentence"  # GLUE's column, as run_glue users expect
 
 
-def test_task_default_model_flags_do_not_count_as_reshaping_a_saved_model(train_script):
-    model_args, _, _ = train_script.parse_arguments(["--task", "translation", "--model_name_or_path", "folder"])
-    train_script.check_model_flags(model_args)  # the task's default --hidden_size is no user flag
+def test_task_default_model_flags_do_not_count_as_reshaping_a_saved_model():
+    model_args, _, _ = parse_arguments(["--task", "translation", "--model_name_or_path", "folder"])
+    check_model_flags(model_args)  # the task's default --hidden_size is no user flag
 
 
-def test_shape_flags_cannot_reshape_a_saved_model(train_script, capsys, tmp_path):
+def test_shape_flags_cannot_reshape_a_saved_model(capsys, tmp_path):
     with pytest.raises(SystemExit) as stopped:
-        train_script.main(["--model_name_or_path", str(tmp_path), "--hidden_size", "64"])
+        run_train_script(["--model_name_or_path", str(tmp_path), "--hidden_size", "64"])
     assert stopped.value.code == 2
     assert "--hidden_size cannot be combined with --model_name_or_path" in capsys.readouterr().err
 
@@ -229,7 +233,7 @@ def test_validation_split_takes_the_first_rows_and_leaves_train_non_empty():
 
     splits = split_off_validation(Dataset.from_dict({"text": ["a", "b", "c"]}), 99)
     assert list(splits["validation"]["text"]) == ["a", "b"] and list(splits["train"]["text"]) == ["c"]
-    with pytest.raises(ValueError, match="--validation_split_percentage"):
+    with pytest.raises(ValueError, match="validation_split_percentage"):
         split_off_validation(Dataset.from_dict({"text": ["a", "b"]}), 0)
 
 
@@ -246,14 +250,14 @@ def test_text_files_keep_line_breaks(tmp_path):
     assert "".join([*splits["validation"]["text"], *splits["train"]["text"]]) == "one\ntwo\n\nthree\n"
 
 
-def test_data_file_errors_name_the_flag(tmp_path):
-    with pytest.raises(FileNotFoundError, match="--train_file"):
+def test_data_file_errors_name_the_parameter(tmp_path):
+    with pytest.raises(FileNotFoundError, match="train_file"):
         load_data_files(str(tmp_path / "missing.txt"))
     (tmp_path / "corpus.pdf").write_text("text")
-    with pytest.raises(ValueError, match="--train_file .* unsupported extension"):
+    with pytest.raises(ValueError, match="train_file .* unsupported extension"):
         load_data_files(str(tmp_path / "corpus.pdf"))
     (tmp_path / "train.txt").write_text("text\nmore\n")
-    with pytest.raises(FileNotFoundError, match="--validation_file"):
+    with pytest.raises(FileNotFoundError, match="validation_file"):
         load_data_files(str(tmp_path / "train.txt"), str(tmp_path / "missing.txt"))
 
 
@@ -266,16 +270,16 @@ def test_data_file_errors_name_the_flag(tmp_path):
         ("token-classification", "--temporal_activation_regularization"),
     ],
 )
-def test_a_regularizer_the_task_does_not_use_is_refused(train_script, capsys, task, flag):
+def test_a_regularizer_the_task_does_not_use_is_refused(capsys, task, flag):
     with pytest.raises(SystemExit) as stopped:
-        train_script.main(["--task", task, flag, "0.5"])
+        run_train_script(["--task", task, flag, "0.5"])
     assert stopped.value.code == 2
     assert f"{flag} is only used by" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="on a GPU --bf16 means the GPU")
-def test_bf16_alone_asks_for_cpu_autocast_without_a_gpu(train_script):
-    _, _, training_args = train_script.parse_arguments(["--bf16"])
+def test_bf16_alone_asks_for_cpu_autocast_without_a_gpu():
+    _, _, training_args = parse_arguments(["--bf16"])
     assert training_args.bf16 and training_args.use_cpu
-    _, _, default_args = train_script.parse_arguments([])
+    _, _, default_args = parse_arguments([])
     assert not default_args.bf16 and not default_args.use_cpu

@@ -7,7 +7,8 @@ code, tokenizer, `all_results.json` with the task's metrics, `loss.png` and the 
 loads with the task's Auto class and works in the task's pipeline. A user error stops before training with exit
 status 2 and one message naming the flag.
 
-The training runs start together (one module fixture) as subprocesses; the error cases run in-process.
+The training runs start together (one module fixture) as subprocesses, under the `slow` marker; the error cases run
+the script in this process (`helpers.run_train_script`).
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ from pathlib import Path
 import pytest
 import seqeval.metrics
 import sklearn.metrics
-from conftest import seeded, tiny_config
-from script_runs import ScriptRun, run_scripts_concurrently, succeeded
+from helpers import ScriptRun, run_scripts_concurrently, run_train_script, seeded, succeeded, tiny_config
 from seqeval.scheme import IOB2
 from transformers import (
     AutoModelForSeq2SeqLM,
@@ -33,14 +33,15 @@ from transformers import (
 
 import hf_rnn
 from hf_rnn import RNNForCausalLM, train_tokenizer
-from hf_rnn.data import (
+from hf_rnn.demo_data import (
     default_sequence_classification_datasets,
     default_token_classification_datasets,
     default_translation_datasets,
-    load_parallel_datasets,
-    read_conll,
 )
 from hf_rnn.metrics import available_metrics, load_metric
+from hf_rnn.tasks.labels import class_labels_as_names
+from hf_rnn.tasks.token_classification import read_conll
+from hf_rnn.tasks.translation import load_parallel_datasets
 
 TINY_RUN = [
     "--max_steps", "4",
@@ -115,6 +116,7 @@ def assert_complete_folder(out: Path, architecture: str, auto_class: str, modeli
     return json.loads((out / "all_results.json").read_text())
 
 
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_sequence_classification_default_run_reports_accuracy_and_f1(runs):
     out = succeeded(runs["classification_default"])
     results = assert_complete_folder(
@@ -130,6 +132,7 @@ def test_sequence_classification_default_run_reports_accuracy_and_f1(runs):
     assert correct / 8 == pytest.approx(results["eval_accuracy"])
 
 
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_sequence_classifier_folder_loads_and_classifies_in_the_pipeline(runs):
     out = succeeded(runs["classification_default"])
     assert isinstance(AutoModelForSequenceClassification.from_pretrained(out), hf_rnn.RNNForSequenceClassification)
@@ -138,6 +141,7 @@ def test_sequence_classifier_folder_loads_and_classifies_in_the_pipeline(runs):
     assert result[0]["label"] in ("negative", "positive")
 
 
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_token_classification_default_run_reports_seqeval_scores(runs):
     out = succeeded(runs["tagging_default"])
     results = assert_complete_folder(
@@ -152,6 +156,7 @@ def test_token_classification_default_run_reports_seqeval_scores(runs):
     assert all(len(line.split()) == 3 for sentence in sentences for line in sentence.splitlines())
 
 
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_tagger_folder_loads_and_tags_running_text_in_the_pipeline(runs):
     out = succeeded(runs["tagging_default"])
     assert isinstance(AutoModelForTokenClassification.from_pretrained(out), hf_rnn.RNNForTokenClassification)
@@ -165,6 +170,7 @@ def test_tagger_folder_loads_and_tags_running_text_in_the_pipeline(runs):
     assert len(tags) <= 7 and all(tag["entity"] in tagger.model.config.label2id for tag in tags)
 
 
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_translation_default_run_reports_bleu_and_chrf_and_samples(runs):
     run = runs["translation_default"]
     out = succeeded(run)
@@ -181,6 +187,7 @@ def test_translation_default_run_reports_bleu_and_chrf_and_samples(runs):
     assert "reference:" in run.stdout  # also logged to the console
 
 
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_translation_folder_loads_and_translates_in_the_pipeline(runs):
     out = succeeded(runs["translation_default"])
     model = AutoModelForSeq2SeqLM.from_pretrained(out)
@@ -190,6 +197,7 @@ def test_translation_folder_loads_and_translates_in_the_pipeline(runs):
     assert len(result) == 2 and all(isinstance(row["translation_text"], str) for row in result)
 
 
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_csv_with_string_labels_trains_a_classifier_with_those_labels(runs):
     out = succeeded(runs["classification_csv"])
     config = json.loads((out / "config.json").read_text())
@@ -198,6 +206,7 @@ def test_csv_with_string_labels_trains_a_classifier_with_those_labels(runs):
     assert results["eval_samples"] == 2 and "eval_f1" in results
 
 
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_conll_files_train_a_tagger_on_their_last_column(runs):
     out = succeeded(runs["tagging_conll"])
     config = json.loads((out / "config.json").read_text())
@@ -207,6 +216,7 @@ def test_conll_files_train_a_tagger_on_their_last_column(runs):
     assert (out / "eval_predictions.txt").read_text().splitlines()[0].split()[:2] == ["Peter", "B-PER"]
 
 
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_gzipped_parallel_text_trains_a_translator_with_a_shared_bpe_tokenizer(runs):
     run = runs["translation_parallel_text"]
     out = succeeded(run)
@@ -304,13 +314,11 @@ def error_files(tmp_path_factory) -> Path:
         (["--task", "causal-lm", "--bidirectional", "true"], ["--bidirectional", "causal-lm"]),
     ],
 )
-def test_user_error_stops_before_training_naming_the_flag(
-    train_script, error_files, capsys, arguments, expected_in_message
-):
+def test_user_error_stops_before_training_naming_the_flag(error_files, capsys, arguments, expected_in_message):
     out = error_files / "out"
     argv = [argument.format(root=error_files) for argument in arguments]
     with pytest.raises(SystemExit) as stopped:
-        train_script.main([*argv, "--max_steps", "1", "--output_dir", str(out)])
+        run_train_script([*argv, "--max_steps", "1", "--output_dir", str(out)])
     assert stopped.value.code == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line.lower()]
     assert len(errors) == 1 and ": error: " in errors[0]
@@ -356,7 +364,7 @@ def test_translation_default_needs_reordering_and_is_deterministic():
     splits = default_translation_datasets()
     assert splits["train"]["source"] == default_translation_datasets()["train"]["source"]
     assert not set(splits["train"]["source"]) & set(splits["validation"]["source"])
-    verbs = hf_rnn.data.TRANSLATION_VERBS
+    verbs = hf_rnn.demo_data.TRANSLATION_VERBS
     for source, target in zip(splits["train"]["source"][:200], splits["train"]["target"][:200]):
         source_words, target_words = source.split(), target.split()
         verb = next(word for word in source_words if word in verbs)
@@ -408,14 +416,14 @@ def test_seqeval_f1_equals_seqeval_in_strict_iob2():
     assert lenient["f1"] == seqeval.metrics.f1_score(references, predictions) > scores["f1"]
 
 
-def test_hub_class_label_ids_become_their_names(train_script):
+def test_hub_class_label_ids_become_their_names():
     from datasets import ClassLabel, Dataset, DatasetDict, Features, Sequence
 
     features = Features({"label": ClassLabel(names=["neg", "pos"]), "tags": Sequence(ClassLabel(names=["O", "B-PER"]))})
     rows = Dataset.from_dict({"label": [0, 1], "tags": [[0, 1], [1]]}, features=features)
     splits = DatasetDict(train=rows, validation=rows)
-    assert list(train_script.class_labels_as_names(splits, "label")["validation"]["label"]) == ["neg", "pos"]
-    assert list(train_script.class_labels_as_names(splits, "tags")["train"]["tags"]) == [["O", "B-PER"], ["B-PER"]]
+    assert list(class_labels_as_names(splits, "label")["validation"]["label"]) == ["neg", "pos"]
+    assert list(class_labels_as_names(splits, "tags")["train"]["tags"]) == [["O", "B-PER"], ["B-PER"]]
 
 
 def test_tagging_default_defeats_a_tagger_that_ignores_context():
@@ -434,12 +442,12 @@ def test_tagging_default_defeats_a_tagger_that_ignores_context():
 def test_translation_default_defeats_a_word_for_word_translation_in_source_order():
     validation = default_translation_datasets()["validation"]
     dictionary = {
-        **hf_rnn.data.TRANSLATION_NOUNS,
-        **hf_rnn.data.TRANSLATION_VERBS,
-        **hf_rnn.data.TRANSLATION_ADJECTIVES,
-        **hf_rnn.data.TRANSLATION_DETERMINERS,
-        **hf_rnn.data.TRANSLATION_PLACES,
-        **hf_rnn.data.TRANSLATION_PREPOSITIONS,
+        **hf_rnn.demo_data.TRANSLATION_NOUNS,
+        **hf_rnn.demo_data.TRANSLATION_VERBS,
+        **hf_rnn.demo_data.TRANSLATION_ADJECTIVES,
+        **hf_rnn.demo_data.TRANSLATION_DETERMINERS,
+        **hf_rnn.demo_data.TRANSLATION_PLACES,
+        **hf_rnn.demo_data.TRANSLATION_PREPOSITIONS,
     }
     word_for_word = [" ".join(dictionary[word] for word in source.split()) for source in validation["source"]]
     scores = load_metric("sacrebleu_chrf").compute(predictions=word_for_word, references=list(validation["target"]))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import VOCAB_SIZE, seeded, tiny_config
+from helpers import VOCAB_SIZE, seeded, tiny_config
 from transformers import Trainer, TrainingArguments
 
 from hf_rnn import RNNForCausalLM, RNNForSequenceClassification, RNNForTokenClassification

@@ -6,7 +6,7 @@ tokenizer whose ten letters a-j get exactly those ids, so the pipeline must turn
 
 import pytest
 import torch
-from test_seq2seq import train_reversal_model
+from helpers import train_reversal_model
 from transformers import pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 

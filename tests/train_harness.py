@@ -1,20 +1,24 @@
 """Runs `scripts/train.py` with test-only callbacks, as a script (so torchrun / accelerate can launch it).
 
+The script runs as `__main__` (it is not imported); the callbacks reach its Trainer through `Trainer.__init__`,
+which every trainer class the tasks use (Seq2SeqTrainer, StatefulLMTrainer) calls.
+
     python tests/train_harness.py --dump_weights --pause_after_save -- <train.py flags>
 
 --dump_weights      <output_dir>/initial.pt before training, and each rank's final weights in rank<N>.pt
 --pause_after_save  after the first checkpoint, write <output_dir>/saved.marker and sleep (a test then kills us)
 """
 
+import runpy
 import sys
 import time
 from pathlib import Path
 
 import torch
+import transformers
 from transformers import TrainerCallback
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-import train  # noqa: E402
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "train.py"
 
 
 class DumpWeightsPerRank(TrainerCallback):
@@ -47,4 +51,12 @@ if __name__ == "__main__":
         callbacks.append(DumpWeightsPerRank())
     if "--pause_after_save" in flags:
         callbacks.append(PauseAfterFirstSave())
-    train.main(train_argv, callbacks=callbacks)
+    original_init = transformers.Trainer.__init__
+
+    def init_with_test_callbacks(self, *args, **kwargs):
+        kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), *callbacks]
+        original_init(self, *args, **kwargs)
+
+    transformers.Trainer.__init__ = init_with_test_callbacks
+    sys.argv = [str(SCRIPT), *train_argv]
+    runpy.run_path(str(SCRIPT), run_name="__main__")

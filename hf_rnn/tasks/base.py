@@ -1,0 +1,83 @@
+"""The task interface: what a task knows about itself, and what it hands to the shared training loop.
+
+A task is one subclass of `Task` in its own module of `hf_rnn.tasks`, registered with one line in `TASKS`
+(`hf_rnn/tasks/__init__.py`). `scripts/train.py` asks the registry for the task named by `--task`, lets it check
+its arguments (`check_arguments`), then calls `prepare`, which returns a `TaskSetup`: the model, the datasets, the
+collator, the metrics and what to write after training. Training, evaluation, saving, the loss plot and the model
+card are the same for every task.
+
+Nothing here assumes text: a task whose examples are windows of numbers returns `tokenizer=None` and its own
+collator and metrics; `after_training` writes whatever the task shows (samples, predictions, plots).
+Errors name the Python parameter (`max_seq_length=0 is invalid`); the script shows them as its flags.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from transformers import EvalPrediction, PreTrainedModel, PreTrainedTokenizerBase, Trainer, default_data_collator
+
+if TYPE_CHECKING:  # the argument dataclasses import the registry; a task only reads their fields
+    from transformers import Seq2SeqTrainingArguments
+
+    from ..training.arguments import DataArguments, ModelArguments
+
+
+@dataclass
+class TaskSetup:
+    """What a task hands to the shared train / evaluate / save steps."""
+
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase | None  # None for a task without text; saved with the model otherwise
+    train_dataset: Any
+    eval_dataset: Any
+    data_collator: Callable = default_data_collator
+    compute_metrics: Callable[[EvalPrediction], dict] | None = None
+    preprocess_logits_for_metrics: Callable | None = None
+    derived_metrics: Callable[[dict], dict] = lambda metrics: {}  # e.g. perplexity from eval_loss
+    after_training: Callable[[Trainer], None] = lambda trainer: None  # samples, predictions, plots
+    trainer_class: type[Trainer] = Trainer
+    trainer_kwargs: dict = field(default_factory=dict)  # the trainer class's own arguments
+
+
+class Task:
+    """
+    One training task. A subclass sets the class attributes and implements `prepare`; `check_arguments` is for
+    the cheap checks that must fail before anything is loaded or written.
+    """
+
+    name: ClassVar[str]  # the --task value, e.g. "causal-lm"
+    head: ClassVar[str]  # the suffix of the model class a saved model folder must hold, e.g. "ForCausalLM"
+    auto_class: ClassVar[type]  # the Auto class that loads such a folder
+    # Defaults over the argument dataclasses' (flags and JSON keys still win), chosen for a small CPU.
+    training_defaults: ClassVar[dict[str, Any]] = {}
+    embedded_data: ClassVar[str]  # what the task trains on without data arguments, in words (model card)
+    # The model card: `pipeline_tag` (Hub), `pipeline_task` (for `pipeline()`), `task_name`, `auto_class` (its name);
+    # the template is `hf_rnn/model_cards/<name>.md`.
+    card: ClassVar[dict[str, str]]
+    card_shows_labels: ClassVar[bool] = False  # the card lists the config's id2label
+    # The AWD-LSTM regularizer fields (ModelArguments) this task's model uses; others are refused if set.
+    regularizers: ClassVar[tuple[str, ...]] = ()
+
+    def check_arguments(
+        self, model_args: ModelArguments, data_args: DataArguments, training_args: Seq2SeqTrainingArguments
+    ) -> None:
+        """Task-specific values checked before anything is loaded; a `ValueError` naming the parameter."""
+        if data_args.stateful_bptt:
+            raise ValueError(f"stateful_bptt is for `task` causal-lm only (not {self.name}).")
+
+    def prepare(
+        self, model_args: ModelArguments, data_args: DataArguments, training_args: Seq2SeqTrainingArguments
+    ) -> TaskSetup:
+        raise NotImplementedError
+
+
+def check_number(parameter: str, value, minimum: float, inclusive: bool = True, what: str = "") -> None:
+    """`value` is a finite number of at least (or, not inclusive, above) `minimum`; else a ValueError naming it."""
+    ok = value is not None and math.isfinite(value) and (value >= minimum if inclusive else value > minimum)
+    if not ok:
+        bound = f"at least {minimum}" if inclusive else f"greater than {minimum}"
+        raise ValueError(f"{parameter}={value} is invalid; it must be {what or 'a number'} {bound}.")

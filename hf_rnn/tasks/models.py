@@ -1,0 +1,147 @@
+"""The tokenizer and model of a task's run: a saved one (checked against the task), or a new one from the arguments.
+
+Errors name the Python parameter (`model_name_or_path`, `tokenizer_type`); the script shows them as its flags.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import datasets
+from transformers import AutoConfig, AutoTokenizer, PreTrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
+
+from ..configuration_rnn import RNNConfig
+from ..data import nonempty_texts
+from ..tokenization import TOKENIZER_KINDS, train_tokenizer
+
+if TYPE_CHECKING:
+    from ..training.arguments import ModelArguments
+    from .base import Task
+
+logger = logging.getLogger(__name__)
+
+
+def load_task_config(model_name_or_path: str, task: Task) -> PreTrainedConfig:
+    """The saved config, after checking that it describes a model of `task` (a class ending in its `head`)."""
+    try:
+        config = AutoConfig.from_pretrained(model_name_or_path)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"model_name_or_path {model_name_or_path!r} has no loadable model config: {error}") from None
+    architectures = config.architectures or []
+    if not any(name.endswith(task.head) for name in architectures):
+        raise ValueError(
+            f"model_name_or_path {model_name_or_path!r} holds a {', '.join(architectures) or 'bare'} model, "
+            f"not a *{task.head} model; it cannot continue training with `task` {task.name}."
+        )
+    return config
+
+
+def check_saved_model(task: Task, model_args: ModelArguments) -> None:
+    """`model_name_or_path`, when given, holds a model of this task (checked before any data is loaded)."""
+    if model_args.model_name_or_path is not None:
+        load_task_config(model_args.model_name_or_path, task)
+
+
+def load_task_model(task: Task, model_args: ModelArguments, tokenizer: PreTrainedTokenizerBase) -> PreTrainedModel:
+    """The saved model of `model_name_or_path` with the task's Auto class, checked against the tokenizer."""
+    model = task.auto_class.from_pretrained(model_args.model_name_or_path)
+    if len(tokenizer) > model.config.vocab_size:
+        raise ValueError(
+            f"tokenizer_name has {len(tokenizer)} tokens, more than the model's vocab_size "
+            f"{model.config.vocab_size} (model_name_or_path)."
+        )
+    return model
+
+
+def load_or_train_tokenizer(
+    model_args: ModelArguments, train_dataset: datasets.Dataset, text_column: str
+) -> PreTrainedTokenizerBase:
+    """`tokenizer_name`, else the model folder's tokenizer, else a new one trained on the train split's column."""
+    source = model_args.tokenizer_name or model_args.model_name_or_path
+    if source is not None:
+        parameter = "tokenizer_name" if model_args.tokenizer_name else "model_name_or_path"
+        if getattr(model_args, "tokenizer_from_checkpoint", False):  # set when resuming
+            parameter = "resume_from_checkpoint"
+        try:
+            return AutoTokenizer.from_pretrained(source)
+        except (OSError, ValueError) as error:
+            raise ValueError(f"{parameter} {source!r} has no loadable tokenizer: {error}") from None
+    if model_args.tokenizer_type not in TOKENIZER_KINDS:
+        raise ValueError(
+            f"tokenizer_type={model_args.tokenizer_type!r} is not supported; "
+            f"choose one of {', '.join(TOKENIZER_KINDS)}."
+        )
+    if text_column not in train_dataset.column_names:
+        raise ValueError(
+            f"text_column {text_column!r} is not a column of the train data ({train_dataset.column_names})."
+        )
+    logger.info(f"Training a {model_args.tokenizer_type} tokenizer on the train split")
+    try:
+        return train_tokenizer(
+            nonempty_texts(train_dataset, text_column),
+            kind=model_args.tokenizer_type,
+            vocab_size=model_args.tokenizer_vocab_size,
+        )
+    except ValueError as error:
+        raise ValueError(f"tokenizer_vocab_size / tokenizer_type: {error}") from None
+
+
+def config_fields_shared_by_every_model(model_args: ModelArguments, tokenizer: PreTrainedTokenizerBase) -> dict:
+    """The arguments that mean the same in every config (`RNNConfig`, `RNNSeq2SeqConfig`), and the tokenizer's ids."""
+    return {
+        "vocab_size": len(tokenizer),
+        "embedding_size": model_args.embedding_size,
+        "embedding_dropout": model_args.embedding_dropout,
+        "layer_dropout": model_args.layer_dropout,
+        "output_dropout": model_args.output_dropout,
+        "tie_word_embeddings": model_args.tie_word_embeddings,
+        "pad_token_id": tokenizer.pad_token_id,
+        "bos_token_id": tokenizer.bos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+    }
+
+
+def new_rnn_config(model_args: ModelArguments, tokenizer: PreTrainedTokenizerBase, **task_fields) -> RNNConfig:
+    """An `RNNConfig` sized by the model arguments, with the tokenizer's vocabulary and special ids, plus the task's."""
+    try:
+        return RNNConfig(
+            cell=model_args.cell,
+            hidden_size=model_args.hidden_size,
+            num_hidden_layers=model_args.num_layers,
+            proj_size=model_args.proj_size,
+            # AWD-LSTM regularizers: RNNConfig only (the seq2seq config has no such fields).
+            word_dropout=model_args.word_dropout,
+            locked_dropout=model_args.locked_dropout,
+            weight_drop=model_args.weight_drop,
+            activation_regularization=model_args.activation_regularization,
+            temporal_activation_regularization=model_args.temporal_activation_regularization,
+            **config_fields_shared_by_every_model(model_args, tokenizer),
+            **task_fields,
+        )
+    except ValueError as error:
+        # The config names its field (num_hidden_layers is the num_layers argument); the others share the names.
+        raise ValueError(f"invalid model arguments: {error}") from None
+
+
+def continue_or_build(
+    task: Task,
+    model_args: ModelArguments,
+    tokenizer: PreTrainedTokenizerBase,
+    labels: list[str] | None,
+    build: Callable[[], PreTrainedModel],
+) -> PreTrainedModel:
+    """The saved model (whose labels must be `labels`), or a new one from `build`."""
+    if model_args.model_name_or_path is None:
+        model = build()
+    else:
+        model = load_task_model(task, model_args, tokenizer)
+        saved = [model.config.id2label[i] for i in range(model.config.num_labels)] if labels is not None else None
+        if saved is not None and saved != labels:
+            raise ValueError(
+                f"model_name_or_path {model_args.model_name_or_path!r} was trained on the labels {saved}, "
+                f"the data has {labels} (label_column / tags_column)."
+            )
+    logger.info(f"Model: {model.num_parameters():,} parameters\n{model}")
+    return model

@@ -1,0 +1,264 @@
+"""Token classification: one IOB2 tag per word (named entities), as transformers' `run_ner.py`.
+
+Data: a Hub dataset, CoNLL-style files or .json/.jsonl with word and tag lists, or generated entity sentences where
+context decides the tag (`hf_rnn.demo_data`). Metrics: entity precision, recall and F1 per type (the shipped
+`seqeval_f1` metric, strict IOB2). After training: `eval_predictions.txt` (word, tag, predicted tag).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import datasets
+import numpy as np
+from datasets import Dataset, DatasetDict
+from tokenizers import decoders, pre_tokenizers
+from transformers import (
+    AutoModelForTokenClassification,
+    DataCollatorForTokenClassification,
+    EvalPrediction,
+    PreTrainedTokenizerBase,
+)
+
+from ..data import (
+    check_columns,
+    check_nonempty_column,
+    check_text_file,
+    load_data_files,
+    load_task_datasets,
+    split_off_validation,
+)
+from ..demo_data import default_token_classification_datasets
+from ..metrics import load_metric
+from ..modeling_rnn import RNNForTokenClassification
+from .base import Task, TaskSetup, check_number
+from .labels import (
+    argmax_logits,
+    check_label_sets,
+    class_labels_as_names,
+    encode_splits,
+    label_names,
+    predictions_writer,
+)
+from .models import check_saved_model, continue_or_build, load_or_train_tokenizer, new_rnn_config
+from .sequence_classification import CLASSIFICATION_DEFAULTS, DROPOUT_REGULARIZERS
+
+logger = logging.getLogger(__name__)
+
+IOB2_TAG = re.compile(r"O|[BI]-\S+")
+
+
+class TokenClassificationTask(Task):
+    name = "token-classification"
+    head = "ForTokenClassification"
+    auto_class = AutoModelForTokenClassification
+    embedded_data = "generated IOB2 entity sentences where context decides the tag (`hf_rnn.demo_data`), embedded"
+    card = {
+        "pipeline_tag": "token-classification",
+        "pipeline_task": "token-classification",
+        "task_name": "Token Classification",
+        "auto_class": "AutoModelForTokenClassification",
+    }
+    card_shows_labels = True
+    regularizers = DROPOUT_REGULARIZERS
+    training_defaults = CLASSIFICATION_DEFAULTS
+
+    def check_arguments(self, model_args, data_args, training_args) -> None:
+        super().check_arguments(model_args, data_args, training_args)
+        check_number("max_seq_length", data_args.max_seq_length, 1, what="a whole number of tokens")
+
+    def prepare(self, model_args, data_args, training_args) -> TaskSetup:
+        check_saved_model(self, model_args)
+        raw_datasets = load_task_datasets(
+            data_args.dataset_name,
+            data_args.dataset_config_name,
+            data_args.train_file,
+            data_args.validation_file,
+            data_args.validation_split_percentage,
+            load_tagging_datasets,
+        )
+        tokens_column, tags_column = data_args.tokens_column, data_args.tags_column
+        check_columns(raw_datasets, {"tokens_column": tokens_column, "tags_column": tags_column})
+        raw_datasets = class_labels_as_names(raw_datasets, tags_column)
+        check_nonempty_column(raw_datasets, tokens_column, "tokens_column")
+        for dataset in raw_datasets.values():
+            check_iob2_tags((tag for tags in dataset[tags_column] for tag in tags), "tags_column")
+        for split, dataset in raw_datasets.items():
+            if any(len(tokens) != len(tags) for tokens, tags in zip(dataset[tokens_column], dataset[tags_column])):
+                raise ValueError(f"tokens_column / tags_column: a {split} sentence has more tokens than tags or fewer.")
+        labels = label_names((tag for tags in raw_datasets["train"][tags_column] for tag in tags), "tags_column")
+        validation_tags = (tag for tags in raw_datasets["validation"][tags_column] for tag in tags)
+        check_label_sets(labels, label_names(validation_tags, "tags_column"), "tags_column")
+        label2id = {label: i for i, label in enumerate(labels)}
+        metric = load_metric("seqeval_f1")
+
+        words = (word for words in raw_datasets["train"][tokens_column] for word in words)
+        tokenizer = tokenizer_for_words(model_args, words)
+        model = continue_or_build(
+            self,
+            model_args,
+            tokenizer,
+            labels,
+            lambda: RNNForTokenClassification(
+                new_rnn_config(
+                    model_args,
+                    tokenizer,
+                    bidirectional=model_args.bidirectional is not False,
+                    num_labels=len(labels),
+                    id2label=dict(enumerate(labels)),
+                    label2id=label2id,
+                )
+            ),
+        )
+
+        def encode(examples: dict[str, list]) -> dict[str, list]:
+            # As in run_ner.py: a word's first piece carries its tag, further pieces and padding -100 (not scored).
+            encoded = tokenizer(
+                examples[tokens_column], is_split_into_words=True, truncation=True, max_length=data_args.max_seq_length
+            )
+            encoded["labels"] = []
+            for row, tags in enumerate(examples[tags_column]):
+                previous, row_labels = None, []
+                for word in encoded.word_ids(row):
+                    row_labels.append(-100 if word is None or word == previous else label2id[str(tags[word])])
+                    previous = word
+                encoded["labels"].append(row_labels)
+            return encoded
+
+        raw_validation, encoded = encode_splits(
+            raw_datasets, encode, data_args.max_train_samples, data_args.max_eval_samples, training_args
+        )
+        logger.info(
+            f"{len(encoded['train'])} train and {len(encoded['validation'])} validation sentences; tags {labels}"
+        )
+
+        last_predictions = {}
+
+        def scored_tags(predictions: np.ndarray, label_ids: np.ndarray) -> tuple[list[list[str]], list[list[str]]]:
+            predicted, true = [], []
+            for row_predictions, row_labels in zip(predictions, label_ids):
+                scored = row_labels != -100
+                predicted.append([labels[i] for i in row_predictions[scored]])
+                true.append([labels[i] for i in row_labels[scored]])
+            return predicted, true
+
+        def compute_metrics(prediction: EvalPrediction) -> dict:
+            predicted, true = scored_tags(prediction.predictions, prediction.label_ids)
+            last_predictions["predictions"] = predicted
+            scores = metric.compute(predictions=predicted, references=true)
+            per_type = {f"{name}_f1": value["f1"] for name, value in scores.items() if isinstance(value, dict)}
+            return {name: scores[name] for name in ("precision", "recall", "f1", "accuracy")} | per_type
+
+        def write_predictions(output_dir: Path, predictions: list[list[str]]) -> None:
+            # CoNLL layout: word, true tag, predicted tag; words cut by max_seq_length have no prediction.
+            with open(output_dir / "eval_predictions.txt", "w") as file:
+                for row, predicted in zip(raw_validation, predictions):
+                    for word, tag, guess in zip(row[tokens_column], row[tags_column], predicted):
+                        file.write(f"{word} {tag} {guess}\n")
+                    file.write("\n")
+
+        return TaskSetup(
+            model=model,
+            tokenizer=tokenizer,
+            train_dataset=encoded["train"],
+            eval_dataset=encoded["validation"],
+            data_collator=DataCollatorForTokenClassification(tokenizer),
+            compute_metrics=compute_metrics,
+            preprocess_logits_for_metrics=argmax_logits,
+            after_training=predictions_writer(training_args.output_dir, last_predictions, write_predictions),
+        )
+
+
+def tokenizer_for_words(model_args, words: Iterable[str]) -> PreTrainedTokenizerBase:
+    """
+    A tokenizer for text given as words: `tokenizer_name` / the model's, else one trained on the words. The word
+    kind then splits on whitespace and punctuation, dropping the spaces, so a word is the same token wherever it
+    stands (with `is_split_into_words=True` or in running text, as the pipeline passes it).
+    """
+    word_rows = datasets.Dataset.from_dict({"word": list(words)})
+    tokenizer = load_or_train_tokenizer(model_args, word_rows, "word")
+    if (
+        model_args.tokenizer_name is None
+        and model_args.model_name_or_path is None
+        and model_args.tokenizer_type == "word"
+    ):
+        tokenizer.backend_tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+        tokenizer.backend_tokenizer.decoder = decoders.WordPiece(prefix="##", cleanup=False)  # joins with spaces
+    return tokenizer
+
+
+def check_iob2_tags(tags: Iterable[str], parameter: str) -> None:
+    """
+    Every tag is IOB2 ("O", "B-TYPE", "I-TYPE"), as the entity metric (seqeval, strict IOB2) requires; otherwise a
+    `ValueError` naming `parameter` now, rather than a crash at the first evaluation, after training.
+    """
+    invalid = sorted({str(tag) for tag in tags if not IOB2_TAG.fullmatch(str(tag))})
+    if invalid:
+        raise ValueError(
+            f"{parameter}: the tags {', '.join(map(repr, invalid[:10]))} are not IOB2 ('O', 'B-TYPE' or 'I-TYPE'); the "
+            "entity scores need IOB2 tags (convert IOBES or bare 'PER' tags first)."
+        )
+
+
+def read_conll(path: str, parameter: str) -> dict[str, list[list[str]]]:
+    """
+    A CoNLL-style file: one token a line with its columns separated by whitespace, the tag in the LAST column,
+    a blank line between sentences; `-DOCSTART-` lines are skipped. Returns `"tokens"` and `"ner_tags"` columns.
+    """
+    check_text_file(path, parameter)
+    rows, tokens, tags = {"tokens": [], "ner_tags": []}, [], []
+
+    def end_sentence() -> None:
+        if tokens:
+            rows["tokens"].append(list(tokens))
+            rows["ner_tags"].append(list(tags))
+        tokens.clear()
+        tags.clear()
+
+    with open(path, encoding="utf-8") as file:
+        for number, line in enumerate(file, 1):
+            fields = line.split()
+            if not fields:
+                end_sentence()
+            elif fields[0] == "-DOCSTART-":
+                end_sentence()
+            elif len(fields) < 2:
+                raise ValueError(f"{parameter} {path!r} line {number}: expected 'token ... tag', got {line.strip()!r}.")
+            else:
+                tokens.append(fields[0])
+                tags.append(fields[-1])
+    end_sentence()
+    if not rows["tokens"]:
+        raise ValueError(f"{parameter} {path!r} holds no sentence (one 'token ... tag' a line, blank between them).")
+    return rows
+
+
+def load_tagging_datasets(
+    train_file: str | None = None, validation_file: str | None = None, validation_split_percentage: float = 10
+) -> DatasetDict:
+    """
+    Sentences of tokens and tags: .json/.jsonl files (read with `datasets`), CoNLL-style files (any other
+    extension; see `read_conll`, columns `"tokens"` and `"ner_tags"`), or the embedded synthetic entities.
+    """
+    if train_file is None:
+        if validation_file is not None:
+            raise ValueError("validation_file needs a train_file to go with it.")
+        return default_token_classification_datasets()
+    files = {"train": (train_file, "train_file"), "validation": (validation_file, "validation_file")}
+    is_json = {split: Path(path).suffix.lower() in (".json", ".jsonl") for split, (path, _) in files.items() if path}
+    for path, parameter in files.values():
+        if path is not None and not Path(path).is_file():
+            raise FileNotFoundError(f"{parameter} {path!r} does not exist (or is not a file).")
+    if len(set(is_json.values())) > 1:
+        raise ValueError("validation_file and train_file must have the same format (both json or both CoNLL).")
+    if is_json["train"]:
+        return load_data_files(train_file, validation_file, validation_split_percentage)
+    splits = {
+        split: Dataset.from_dict(read_conll(path, parameter)) for split, (path, parameter) in files.items() if path
+    }
+    if validation_file is None:
+        return split_off_validation(splits["train"], validation_split_percentage)
+    return DatasetDict(splits)

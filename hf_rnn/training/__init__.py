@@ -1,0 +1,71 @@
+"""What `scripts/train.py` runs on, as a library: its arguments, the checks made before training, checkpoint
+safety, and the callback that stops a diverging run. The tasks themselves are in `hf_rnn.tasks`."""
+
+import math
+
+import torch
+from transformers import TrainerCallback
+
+from .arguments import (
+    DataArguments,
+    ModelArguments,
+    argument_parser,
+    check_model_flags,
+    check_run_arguments,
+    keep_hub_token_out_of_files,
+    parse_arguments,
+    training_defaults,
+)
+from .checkpoints import (
+    ReplaceCheckpointDebris,
+    check_checkpoint_fits,
+    check_output_dir,
+    checkpoint_problem,
+    latest_complete_checkpoint,
+    resolve_resume_checkpoint,
+    save_final_model,
+    use_checkpoint_tokenizer,
+)
+
+__all__ = [
+    "DataArguments",
+    "ModelArguments",
+    "ReplaceCheckpointDebris",
+    "StopOnNonFiniteTraining",
+    "TrainingDiverged",
+    "argument_parser",
+    "check_checkpoint_fits",
+    "check_model_flags",
+    "check_output_dir",
+    "check_run_arguments",
+    "checkpoint_problem",
+    "keep_hub_token_out_of_files",
+    "latest_complete_checkpoint",
+    "parse_arguments",
+    "resolve_resume_checkpoint",
+    "save_final_model",
+    "training_defaults",
+    "use_checkpoint_tokenizer",
+]
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss or the weights became NaN or infinite."""
+
+
+class StopOnNonFiniteTraining(TrainerCallback):
+    """
+    Stops training at the first step whose weights are no longer finite (a NaN or infinite loss gets there through
+    the gradients) or whose logged loss is not finite: before that step is saved as a checkpoint, so the last
+    checkpoint stays the last good one, and before the final model is saved.
+    """
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        parameters = [p.detach() for p in model.parameters()] if model is not None else []
+        if parameters and not bool(torch.stack([torch.isfinite(p).all() for p in parameters]).all()):
+            raise TrainingDiverged(f"the weights became NaN or infinite at step {state.global_step}")
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            raise TrainingDiverged(f"the training loss became {loss} by step {state.global_step}")

@@ -1,0 +1,321 @@
+"""The arguments of a training run, with each task's defaults over them, and the checks made before anything runs.
+
+`ModelArguments` and `DataArguments` are the flags of `scripts/train.py` (with `Seq2SeqTrainingArguments`), in the
+dialect of transformers' example scripts. They live here, not in the script, because the tasks read them and the
+tests parse them. `parse_arguments` puts the task's `training_defaults` under what the caller gave;
+`check_run_arguments` refuses, before anything is loaded or written, values transformers would accept and misuse.
+Errors name the fields (`max_steps=0 is invalid`); the script shows them as flags (`--max_steps=0`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from transformers import HfArgumentParser, Seq2SeqTrainingArguments, TrainingArguments
+
+from ..configuration_rnn import CELL_TYPES, POOLING_TYPES
+from ..configuration_rnn_seq2seq import ATTENTION_TYPES
+from ..tasks import TASKS, get_task
+from ..tasks.base import check_number
+from ..tokenization import TOKENIZER_KINDS
+
+# The model arguments that shape a new model's config: a saved model (model_name_or_path) fixes them.
+MODEL_CONFIG_FIELDS = (
+    "cell",
+    "hidden_size",
+    "num_layers",
+    "embedding_size",
+    "proj_size",
+    "embedding_dropout",
+    "layer_dropout",
+    "output_dropout",
+    "word_dropout",
+    "locked_dropout",
+    "weight_drop",
+    "activation_regularization",
+    "temporal_activation_regularization",
+    "tie_word_embeddings",
+    "bidirectional",
+    "classifier_pooling",
+    "attention",
+)
+# The AWD-LSTM regularizers; a task lists those its model uses (`Task.regularizers`).
+REGULARIZERS = (
+    "word_dropout",
+    "locked_dropout",
+    "weight_drop",
+    "activation_regularization",
+    "temporal_activation_regularization",
+)
+
+
+@dataclass
+class ModelArguments:
+    """Which task, which model (new or saved), and which tokenizer."""
+
+    task: str = field(
+        default="causal-lm",
+        metadata={"help": f"One of {', '.join(TASKS)}."},
+    )
+    model_name_or_path: str | None = field(
+        default=None, metadata={"help": "A saved hf_rnn model folder to continue training; omit for a new model."}
+    )
+    cell: str = field(default="lstm", metadata={"help": f"New model: one of {', '.join(CELL_TYPES)}."})
+    hidden_size: int = field(default=256, metadata={"help": "New model: hidden units per layer."})
+    num_layers: int = field(default=1, metadata={"help": "New model: stacked recurrent layers."})
+    embedding_size: int | None = field(
+        default=None, metadata={"help": "New model: embedding width (default: the stack's output size)."}
+    )
+    proj_size: int = field(default=0, metadata={"help": "New model: LSTM output projection (0 = none)."})
+    embedding_dropout: float = field(default=0.0, metadata={"help": "New model: dropout on the embeddings."})
+    layer_dropout: float = field(default=0.0, metadata={"help": "New model: dropout between recurrent layers."})
+    output_dropout: float = field(default=0.1, metadata={"help": "New model: dropout before the output layer."})
+    word_dropout: float = field(
+        default=0.0, metadata={"help": "New model: drop whole word types from the embedding matrix (AWD-LSTM)."}
+    )
+    locked_dropout: bool = field(
+        default=False,
+        metadata={"help": "New model: the dropouts above use one mask per sequence for all its steps (AWD-LSTM)."},
+    )
+    weight_drop: float = field(
+        default=0.0, metadata={"help": "New model: DropConnect on the hidden-to-hidden weights (AWD-LSTM)."}
+    )
+    activation_regularization: float = field(
+        default=0.0, metadata={"help": "New causal LM: AR, alpha * mean squared top-layer output (AWD-LSTM)."}
+    )
+    temporal_activation_regularization: float = field(
+        default=0.0, metadata={"help": "New causal LM: TAR, beta * mean squared step-to-step change (AWD-LSTM)."}
+    )
+    tie_word_embeddings: bool = field(
+        default=True, metadata={"help": "New model: share the output matrix with the input embeddings."}
+    )
+    bidirectional: bool | None = field(
+        default=None,
+        metadata={
+            "help": "New model: run the recurrent layers both ways (translation: the encoder). Default: on for "
+            "sequence-classification, token-classification and translation; a causal LM cannot be bidirectional."
+        },
+    )
+    classifier_pooling: str = field(
+        default="last",
+        metadata={
+            "help": f"New sequence classifier: one of {', '.join(POOLING_TYPES)} (how a sentence becomes "
+            "one vector; 'last' joins the final states of both directions)."
+        },
+    )
+    attention: str = field(
+        default="luong_general",
+        metadata={"help": f"New translation model: one of {', '.join(ATTENTION_TYPES)}."},
+    )
+    tokenizer_name: str | None = field(
+        default=None, metadata={"help": "A saved tokenizer folder (default: the model's, or train a new one)."}
+    )
+    tokenizer_type: str = field(
+        default="char", metadata={"help": f"New tokenizer: one of {', '.join(TOKENIZER_KINDS)}."}
+    )
+    tokenizer_vocab_size: int = field(
+        default=8000, metadata={"help": "New tokenizer: vocabulary cap, special tokens included."}
+    )
+
+
+@dataclass
+class DataArguments:
+    """
+    What to train and evaluate on. Without a dataset or file: the task's embedded default (the Python documentation
+    for causal-lm; generated data for the others, see `hf_rnn.demo_data`). Also --overwrite_output_dir, which
+    transformers 5 no longer has.
+    """
+
+    dataset_name: str | None = field(
+        default=None, metadata={"help": "A dataset on the Hugging Face Hub (needs the network)."}
+    )
+    dataset_config_name: str | None = field(default=None, metadata={"help": "The Hub dataset's configuration."})
+    train_file: str | None = field(default=None, metadata={"help": "A local .txt (or .csv/.json/.jsonl) file."})
+    validation_file: str | None = field(default=None, metadata={"help": "A local validation file, same format."})
+    text_column: str = field(
+        default="text",
+        metadata={"help": "The column holding the text (.txt: 'text'; sequence-classification default: 'sentence')."},
+    )
+    label_column: str = field(
+        default="label", metadata={"help": "sequence-classification: the column of labels (strings or integers)."}
+    )
+    tokens_column: str = field(
+        default="tokens", metadata={"help": "token-classification, .json/.jsonl: the column of word lists."}
+    )
+    tags_column: str = field(
+        default="ner_tags", metadata={"help": "token-classification, .json/.jsonl: the column of tag lists."}
+    )
+    max_seq_length: int = field(
+        default=128, metadata={"help": "sequence- and token-classification: longer inputs are truncated (tokens)."}
+    )
+    train_source_file: str | None = field(
+        default=None, metadata={"help": "translation: source sentences, one a line (.txt, or .gz)."}
+    )
+    train_target_file: str | None = field(
+        default=None, metadata={"help": "translation: their translations, line-aligned with --train_source_file."}
+    )
+    validation_source_file: str | None = field(default=None, metadata={"help": "translation: validation sources."})
+    validation_target_file: str | None = field(default=None, metadata={"help": "translation: validation targets."})
+    source_column: str = field(
+        default="source", metadata={"help": "translation, --train_file .json/.jsonl: the column of sources."}
+    )
+    target_column: str = field(
+        default="target", metadata={"help": "translation, --train_file .json/.jsonl: the column of targets."}
+    )
+    source_lang: str | None = field(
+        default=None,
+        metadata={"help": "translation: the source language's code, for naming (and a Hub 'translation' column)."},
+    )
+    target_lang: str | None = field(default=None, metadata={"help": "translation: the target language's code."})
+    max_source_length: int = field(default=128, metadata={"help": "translation: source tokens kept."})
+    max_target_length: int = field(
+        default=128, metadata={"help": "translation: target tokens kept (end of sentence included), and generated."}
+    )
+    validation_split_percentage: float = field(
+        default=10, metadata={"help": "Without a validation split: this percentage of train rows becomes one."}
+    )
+    block_size: int = field(
+        default=128,
+        metadata={"help": "Tokens per training example (text is grouped); with --stateful_bptt, the BPTT length."},
+    )
+    stateful_bptt: bool = field(
+        default=False,
+        metadata={
+            "help": "causal-lm: train as PyTorch's word_language_model and AWD-LSTM do (stateful truncated BPTT). "
+            "The training text becomes one token stream cut into --per_device_train_batch_size contiguous streams "
+            "per process; batch k holds tokens [k*block_size, (k+1)*block_size) of every stream, in order, and the "
+            "recurrent state carries from batch to batch (detached), reset to zero at each epoch. Evaluation runs "
+            "the validation text the same way (--per_device_eval_batch_size streams), so perplexity is exp of the "
+            "mean loss over every validation token. --max_*_samples then keep N*block_size tokens."
+        },
+    )
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={
+            "help": "Write into a non-empty --output_dir, replacing the files this run writes (other files stay). "
+            "Refused while it holds checkpoint-* folders of an earlier run: Trainer's --save_total_limit rotation "
+            "would delete them; move them away, or resume one with --resume_from_checkpoint."
+        },
+    )
+    max_train_samples: int | None = field(default=None, metadata={"help": "Keep only this many train blocks."})
+    max_eval_samples: int | None = field(default=None, metadata={"help": "Keep only this many validation blocks."})
+    num_sample_generations: int = field(
+        default=3, metadata={"help": "Texts to sample from the trained LM (translation: sample translations shown)."}
+    )
+    sample_max_new_tokens: int = field(default=300, metadata={"help": "Length of each sample, in tokens."})
+    sample_prompt: str | None = field(
+        default=None, metadata={"help": "Prompt of the samples (default: the validation text's first line)."}
+    )
+
+
+def argument_parser() -> HfArgumentParser:
+    """The parser of a training run. The training arguments are `Seq2SeqTrainingArguments` for every task: a
+    superset of `TrainingArguments` whose generation fields only the translation task reads."""
+    return HfArgumentParser((ModelArguments, DataArguments, Seq2SeqTrainingArguments))
+
+
+def parse_arguments(
+    argv: list[str], parser: HfArgumentParser | None = None
+) -> tuple[ModelArguments, DataArguments, Seq2SeqTrainingArguments]:
+    """
+    Flags (or one .json file) over the task's `training_defaults`, `output_dir` defaulting to `runs/<task>`.
+    Unknown flags exit as argparse does; a value TrainingArguments refuses is its own ValueError.
+    """
+    parser = parser or argument_parser()
+    if len(argv) == 1 and argv[0].endswith(".json"):
+        given = json.loads(Path(argv[0]).read_text())
+        return parser.parse_dict({**training_defaults(given.get("task", ModelArguments.task), set(given)), **given})
+    # The defaults depend on the task, so read --task alone first.
+    task_parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    task_parser.add_argument("--task", default=ModelArguments.task)
+    task = task_parser.parse_known_args(argv)[0].task
+    given = {arg.lstrip("-").split("=")[0].replace("-", "_") for arg in argv if arg.startswith("--")}
+    parser.set_defaults(**training_defaults(task, given))
+    return parser.parse_args_into_dataclasses(args=argv)
+
+
+def training_defaults(task: str, given: set[str]) -> dict:
+    """The defaults of a `task` run, given the names of the arguments the caller set (`given`)."""
+    # Every parameter takes part in every forward pass, so DDP's unused-parameter search is pure overhead.
+    task_defaults = TASKS[task].training_defaults if task in TASKS else {}
+    defaults = {"output_dir": f"runs/{task}", "ddp_find_unused_parameters": False, **task_defaults}
+    if "num_train_epochs" in given:  # a max_steps default would silently override the user's epoch count
+        defaults.pop("max_steps", None)
+    if "bf16" in given and not torch.cuda.is_available():
+        # transformers refuses --bf16 without a GPU unless use_cpu says the CPU is meant; bf16 autocast is the
+        # fast path on CPUs with AMX-BF16 (see benchmarks/README.md), so bf16 alone asks for it.
+        defaults["use_cpu"] = True
+    return defaults
+
+
+def check_model_flags(model_args: ModelArguments) -> None:
+    """Arguments that shape a new model cannot reshape a saved one, nor set a regularizer the task does not use."""
+    task_defaults = get_task(model_args.task).training_defaults
+    defaults = ModelArguments(**{name: value for name, value in task_defaults.items() if name in MODEL_CONFIG_FIELDS})
+    changed = [name for name in MODEL_CONFIG_FIELDS if getattr(model_args, name) != getattr(defaults, name)]
+    if model_args.model_name_or_path is not None and changed:
+        raise ValueError(
+            f"`{changed[0]}` cannot be combined with model_name_or_path: the saved config fixes the architecture."
+        )
+    unused = [name for name in changed if name in REGULARIZERS and name not in TASKS[model_args.task].regularizers]
+    if unused:
+        users = " and ".join(f"`task` {task.name}" for task in TASKS.values() if unused[0] in task.regularizers)
+        raise ValueError(f"{unused[0]} is only used by {users}, not by `task` {model_args.task}.")
+
+
+def check_run_arguments(
+    model_args: ModelArguments, data_args: DataArguments, training_args: Seq2SeqTrainingArguments
+) -> None:
+    """
+    Values transformers accepts and then misuses (max_steps=0 runs one step, -5 runs three epochs) or rejects
+    only once training has started or ended (a negative learning rate, an evaluation batch of 0); then the task's
+    own checks, and the model arguments against a saved model.
+    """
+    task = get_task(model_args.task)
+    args = training_args
+    if args.max_steps == 0 or args.max_steps < -1:
+        raise ValueError(
+            f"max_steps={args.max_steps} is invalid; give a positive number of optimizer steps, or -1 to train "
+            "for num_train_epochs."
+        )
+    if args.max_steps == -1:
+        check_number("num_train_epochs", args.num_train_epochs, 0, inclusive=False)
+    for name in ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps"):
+        check_number(name, getattr(args, name), 1, what="a whole number")
+    if args.eval_accumulation_steps is not None:
+        check_number("eval_accumulation_steps", args.eval_accumulation_steps, 1, what="a whole number")
+    for name in ("learning_rate", "weight_decay", "max_grad_norm", "warmup_steps", "adam_epsilon"):
+        check_number(name, getattr(args, name), 0)
+    for name in ("adam_beta1", "adam_beta2"):
+        value = getattr(args, name)
+        if not (math.isfinite(value) and 0 <= value < 1):
+            raise ValueError(f"{name}={value} is invalid; it must be in [0, 1).")
+    for name in ("logging_steps", "eval_steps", "save_steps"):
+        value = getattr(args, name)
+        if value is not None:
+            check_number(name, value, 0, inclusive=False)
+    for name in ("max_train_samples", "max_eval_samples"):
+        if getattr(data_args, name) is not None:
+            check_number(name, getattr(data_args, name), 1, what="a whole number")
+    check_number("block_size", data_args.block_size, 1, what="a whole number of tokens")
+    check_number("num_sample_generations", data_args.num_sample_generations, 0, what="a whole number")
+    task.check_arguments(model_args, data_args, training_args)
+    check_number("tokenizer_vocab_size", model_args.tokenizer_vocab_size, 1, what="a whole number")
+    check_model_flags(model_args)
+
+
+def keep_hub_token_out_of_files(training_args: TrainingArguments) -> None:
+    """
+    Trainer pickles its arguments whole into training_args.bin (in every checkpoint and the output folder, and
+    pushed with them): a hub_token would be written there in clear. It moves to the environment instead, where
+    huggingface_hub reads a token whenever it needs one (`HF_TOKEN` wins over a stored login, as the flag would).
+    """
+    if training_args.hub_token:
+        os.environ["HF_TOKEN"] = training_args.hub_token
+        training_args.hub_token = None
