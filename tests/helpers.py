@@ -23,12 +23,6 @@ from hf_rnn import RNNConfig, RNNSeq2SeqConfig, RNNSeq2SeqForConditionalGenerati
 VOCAB_SIZE = 37
 
 
-def pytest_addoption(parser):
-    parser.addoption(
-        "--installed-wheel", action="store_true", help="run test_installed_wheel.py (in a venv holding the wheel)"
-    )
-
-
 def tiny_config(cell: str = "lstm", **overrides) -> RNNConfig:
     """A two-layer model small enough that every test runs in milliseconds."""
     values = {"vocab_size": VOCAB_SIZE, "hidden_size": 12, "num_hidden_layers": 2, "cell": cell}

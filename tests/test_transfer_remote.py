@@ -3,7 +3,7 @@
 import json
 
 import torch
-from conftest import BLOCK_HF_RNN, run_without_hf_rnn, seeded, tiny_config
+from helpers import BLOCK_HF_RNN, run_without_hf_rnn, seeded, tiny_config
 
 from hf_rnn import RNNForCausalLM, RNNForecastConfig, RNNForTimeSeriesPrediction
 
