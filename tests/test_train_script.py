@@ -283,3 +283,11 @@ def test_bf16_alone_asks_for_cpu_autocast_without_a_gpu():
     assert training_args.bf16 and training_args.use_cpu
     _, _, default_args = parse_arguments([])
     assert not default_args.bf16 and not default_args.use_cpu
+
+
+def test_memory_is_pinned_only_where_a_gpu_can_use_it():
+    """On a CPU, pinning only makes torch warn at every evaluation; a flag still decides."""
+    training_args = parse_arguments(["--max_steps", "1"])[2]
+    assert training_args.dataloader_pin_memory is torch.cuda.is_available()
+    forced = parse_arguments(["--max_steps", "1", "--dataloader_pin_memory", "true"])[2]
+    assert forced.dataloader_pin_memory is True

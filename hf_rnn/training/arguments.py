@@ -244,7 +244,13 @@ def training_defaults(task: str, given: set[str]) -> dict:
     """The defaults of a `task` run, given the names of the arguments the caller set (`given`)."""
     # Every parameter takes part in every forward pass, so DDP's unused-parameter search is pure overhead.
     task_defaults = TASKS[task].training_defaults if task in TASKS else {}
-    defaults = {"output_dir": f"runs/{task}", "ddp_find_unused_parameters": False, **task_defaults}
+    defaults = {
+        "output_dir": f"runs/{task}",
+        "ddp_find_unused_parameters": False,
+        # Pinned memory only speeds up copies to a GPU; without one torch warns at every evaluation.
+        "dataloader_pin_memory": torch.cuda.is_available(),
+        **task_defaults,
+    }
     if "num_train_epochs" in given:  # a max_steps default would silently override the user's epoch count
         defaults.pop("max_steps", None)
     if "bf16" in given and not torch.cuda.is_available():
