@@ -47,6 +47,9 @@ class RNNForecastConfig(PreTrainedConfig):
             `generate()`.
         loss (`str`, defaults to `"mse"`): `"mse"` or `"mae"`, for point forecasts.
         num_parallel_samples (`int`, defaults to 100): sample paths `generate()` draws from a distribution.
+        value_mean, value_std (`list[float]`, *optional*): per-channel statistics of the training data, saved with
+            the model. When set, the model takes and returns values in the data's own units but works (and computes
+            its loss) on `(value - value_mean) / value_std`, so that channels of different scales weigh alike.
         initializer_range (`float`, defaults to 0.1): embeddings and linear layers are drawn from U(-r, r).
     """
 
@@ -67,6 +70,8 @@ class RNNForecastConfig(PreTrainedConfig):
     loss: str = "mse"
     num_parallel_samples: int = 100
     initializer_range: float = 0.1
+    value_mean: list[float] | None = None
+    value_std: list[float] | None = None
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
@@ -152,6 +157,18 @@ class RNNForecastConfig(PreTrainedConfig):
             )
         if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
             raise ValueError(f"dropout={self.dropout!r} is invalid; a dropout probability must be in [0, 1).")
+        for name in ("value_mean", "value_std"):
+            stats = getattr(self, name)
+            if stats is None:
+                continue
+            if not isinstance(stats, (list, tuple)) or len(stats) != self.num_input_channels:
+                raise ValueError(f"{name} must list one number per channel ({self.num_input_channels}); got {stats!r}.")
+            if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in stats):
+                raise ValueError(f"{name}={stats!r} is invalid; every value must be a finite number.")
+        if (self.value_mean is None) != (self.value_std is None):
+            raise ValueError("value_mean and value_std go together: give both, or neither.")
+        if self.value_std is not None and min(self.value_std) <= 0:
+            raise ValueError(f"value_std={self.value_std!r} is invalid; every standard deviation must be positive.")
         value = self.initializer_range
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
             raise ValueError(f"initializer_range={value!r} is invalid; it must be positive and finite.")

@@ -98,6 +98,13 @@ def instance_normalization(
     return loc, (variance + 1e-10).sqrt().clamp(min=1e-5)
 
 
+def value_scaling(config: RNNForecastConfig, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """`config.value_mean` and `value_std` as `(1, 1, channels)` tensors like `like`; 0 and 1 when unset."""
+    if config.value_mean is None:
+        return like.new_zeros(1, 1, 1), like.new_ones(1, 1, 1)
+    return like.new_tensor(config.value_mean).view(1, 1, -1), like.new_tensor(config.value_std).view(1, 1, -1)
+
+
 class RNNForecastPreTrainedModel(RNNPreTrainedModel):
     """Weight init and reload handling as in `RNNPreTrainedModel`, for the forecasting config."""
 
@@ -145,8 +152,11 @@ class RNNForecastModel(RNNForecastPreTrainedModel):
                 f"{tuple(past_values.shape)}."
             )
         observed = past_observed_mask.bool()
-        loc, scale = instance_normalization(past_values, observed, config.normalization)
-        normalized = torch.where(observed, (past_values - loc) / scale, 0.0)
+        # The data's own statistics first (config.value_mean / value_std), then each window's.
+        value_loc, value_scale = value_scaling(config, past_values)
+        standardized = (past_values - value_loc) / value_scale
+        loc, scale = instance_normalization(standardized, observed, config.normalization)
+        normalized = torch.where(observed, (standardized - loc) / scale, 0.0)
         batch = normalized.size(0)
         if config.channel_independence:  # (batch, time, channels) -> (batch * channels, segments, segment_length)
             segments = normalized.permute(0, 2, 1).reshape(-1, config.num_input_segments, config.segment_length)
@@ -161,8 +171,8 @@ class RNNForecastModel(RNNForecastPreTrainedModel):
         return RNNForecastModelOutput(
             last_hidden_state=last_hidden_state,
             final_state=final_state,
-            loc=loc,
-            scale=scale,
+            loc=value_loc + value_scale * loc,  # back to the data's units in one affine map
+            scale=value_scale * scale,
             hidden_states=hidden_states,
         )
 
@@ -243,7 +253,7 @@ class RNNForTimeSeriesPrediction(RNNForecastPreTrainedModel):
         outputs = self.model(past_values, past_observed_mask, output_hidden_states=output_hidden_states)
         forecast = self.values_to_forecast(self.decode(outputs), past_values.size(0))
         loc, scale = outputs.loc, outputs.scale
-        parameters, distribution = None, None
+        parameters = None
         if self.distribution_output is None:
             prediction = forecast[..., 0] * scale + loc
         else:
@@ -253,7 +263,7 @@ class RNNForTimeSeriesPrediction(RNNForecastPreTrainedModel):
             prediction = distribution.mean
         loss = None
         if future_values is not None:
-            loss = self.forecast_loss(prediction, distribution, future_values, future_observed_mask)
+            loss = self.forecast_loss(prediction, parameters, loc, scale, future_values, future_observed_mask)
         return RNNForecastOutput(
             loss=loss,
             prediction_outputs=prediction,
@@ -263,8 +273,12 @@ class RNNForTimeSeriesPrediction(RNNForecastPreTrainedModel):
             hidden_states=outputs.hidden_states,
         )
 
-    def forecast_loss(self, prediction, distribution, future_values, future_observed_mask) -> torch.Tensor:
-        """The point loss or the negative log-likelihood, averaged over the observed future values."""
+    def forecast_loss(self, prediction, parameters, loc, scale, future_values, future_observed_mask) -> torch.Tensor:
+        """
+        The point loss or the negative log-likelihood of the distribution (`parameters` with `loc` and `scale`),
+        averaged over the observed future values, on the standardized scale (`config.value_mean` / `value_std`),
+        where every channel weighs alike.
+        """
         if future_values.shape != prediction.shape:
             raise ValueError(
                 f"future_values has shape {tuple(future_values.shape)}; expected (batch, prediction_length, "
@@ -272,7 +286,12 @@ class RNNForTimeSeriesPrediction(RNNForecastPreTrainedModel):
             )
         observed = torch.ones_like(future_values) if future_observed_mask is None else future_observed_mask.float()
         targets = torch.where(observed.bool(), future_values, prediction.detach())  # finite where missing
-        if distribution is not None:
+        value_loc, value_scale = value_scaling(self.config, future_values)
+        prediction, targets = (prediction - value_loc) / value_scale, (targets - value_loc) / value_scale
+        if parameters is not None:
+            distribution = self.distribution_output.distribution(
+                parameters, loc=(loc - value_loc) / value_scale, scale=scale / value_scale
+            )
             per_value = -distribution.log_prob(targets)
         elif self.config.loss == "mae":
             per_value = (prediction - targets).abs()

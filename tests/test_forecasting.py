@@ -322,3 +322,32 @@ def test_a_malformed_series_csv_is_named_with_its_row(tmp_path, text, match):
     (tmp_path / "bad.csv").write_text(text)
     with pytest.raises(ValueError, match=match):
         read_series_csv(tmp_path / "bad.csv")
+
+
+@pytest.mark.parametrize("options", [{"normalization": "none"}, {"distribution_output": "student_t"}])
+def test_saved_data_statistics_standardize_inside_and_the_forecast_keeps_the_data_units(options):
+    """value_mean / value_std: the model reads and returns the data's units, and its loss is the standardized one."""
+    mean, std = [100.0, -5.0, 0.5], [20.0, 0.1, 3.0]
+    plain, scaled = forecaster(**options), forecaster(**options, value_mean=mean, value_std=std)
+    scaled.load_state_dict(plain.state_dict())
+    past, future = windows()
+    m, s = torch.tensor(mean), torch.tensor(std)
+    with torch.no_grad():
+        expected = plain((past - m) / s, future_values=(future - m) / s)
+        actual = scaled(past, future_values=future)
+    torch.testing.assert_close(actual.prediction_outputs, expected.prediction_outputs * s + m, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(actual.loss, expected.loss, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("stats", "match"),
+    [
+        ({"value_mean": [0.0, 0.0, 0.0]}, "go together"),
+        ({"value_mean": [0.0], "value_std": [1.0]}, "one number per channel"),
+        ({"value_mean": [0.0, 0.0, 0.0], "value_std": [1.0, 0.0, 1.0]}, "must be positive"),
+        ({"value_mean": [0.0, math.nan, 0.0], "value_std": [1.0, 1.0, 1.0]}, "finite"),
+    ],
+)
+def test_invalid_data_statistics_are_named(stats, match):
+    with pytest.raises(ValueError, match=match):
+        RNNForecastConfig(context_length=CONTEXT, prediction_length=HORIZON, num_input_channels=CHANNELS, **stats)
