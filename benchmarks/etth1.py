@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--horizons", type=int, nargs="+", default=[96, 192, 336, 720])
     parser.add_argument("--models", nargs="+", choices=["hf_rnn", "patchtst"], default=["hf_rnn", "patchtst"])
     parser.add_argument("--training_minutes", type=float, default=10.0)
-    parser.add_argument("--max_epochs", type=int, default=30)
+    parser.add_argument("--max_epochs", type=int, default=100)  # the time budget and early stopping bind first
     parser.add_argument("--patience", type=int, default=5)
     parser.add_argument("--seed", type=int, default=2021)
     parser.add_argument("--results_dir", type=Path, default=ROOT / "benchmarks" / "results")

@@ -13,6 +13,7 @@ from datasets import Dataset, DatasetDict
 from .data import split_off_validation
 
 __all__ = [
+    "default_seasonal_series",
     "default_lm_corpus",
     "default_lm_datasets",
     "default_sequence_classification_datasets",
@@ -212,3 +213,27 @@ def default_translation_datasets(num_train: int = 6000, num_validation: int = 20
             rows[split]["source"].append(source)
             rows[split]["target"].append(target)
     return DatasetDict({split: Dataset.from_dict(columns) for split, columns in rows.items()})
+
+
+def default_seasonal_series(length: int = 4000, seed: int = 0):
+    """
+    An hourly series of three channels with a daily and a weekly season, a trend and noise (`hf_rnn.time_series.
+    SeriesFrame`): what the forecasting task trains on with no data file. A naive forecast (the last value) is far
+    off; a model that learns the seasons is not.
+    """
+    import numpy as np
+
+    from .time_series import SeriesFrame
+
+    rng = np.random.default_rng(seed)
+    hours = np.arange(length, dtype=np.float64)
+    daily, weekly = np.sin(2 * np.pi * hours / 24), np.sin(2 * np.pi * hours / 168)
+    channels = {
+        "load": 50 + 10 * daily + 5 * weekly + 0.002 * hours + rng.normal(0, 1.0, length),
+        "temperature": 15 + 6 * np.sin(2 * np.pi * (hours - 6) / 24) + rng.normal(0, 0.5, length),
+        "price": 3 + 0.5 * daily * (1 + 0.5 * weekly) + rng.normal(0, 0.05, length),
+    }
+    start = np.datetime64("2024-01-01T00:00")
+    dates = [str(start + np.timedelta64(int(h), "h")).replace("T", " ") for h in hours]
+    values = np.stack(list(channels.values()), axis=1).astype(np.float32)
+    return SeriesFrame(dates=dates, columns=list(channels), values=values)

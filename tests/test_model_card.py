@@ -13,7 +13,9 @@ from huggingface_hub.repocard_data import model_index_to_eval_results
 
 from hf_rnn import (
     RNNForCausalLM,
+    RNNForecastConfig,
     RNNForSequenceClassification,
+    RNNForTimeSeriesPrediction,
     RNNForTokenClassification,
     RNNSeq2SeqConfig,
     RNNSeq2SeqForConditionalGeneration,
@@ -33,6 +35,9 @@ def build(task: str):
     if task == "token-classification":
         labels = {0: "O", 1: "B-PER", 2: "I-PER"}
         return seeded(RNNForTokenClassification, tiny_config(cell="rnn_tanh", num_labels=3, id2label=labels))
+    if task == "time-series-forecasting":
+        config = RNNForecastConfig(context_length=8, prediction_length=4, segment_length=4, hidden_size=8)
+        return seeded(RNNForTimeSeriesPrediction, config)
     config = RNNSeq2SeqConfig(
         vocab_size=40, encoder_cell="gru", decoder_cell="lstm", encoder_hidden_size=8, decoder_hidden_size=8,
         encoder_layers=1, decoder_layers=1, attention="bahdanau",
@@ -62,6 +67,11 @@ CASES = {
         {"eval_loss": 2.1, "eval_bleu": 23.57, "eval_chrf": 51.2},
         {"loss": 2.1, "bleu": 23.57, "chrf": 51.2},
         ["gru", "lstm"],
+    ),
+    "time-series-forecasting": (
+        {"eval_loss": 0.25, "eval_mse": 8.5, "eval_mae": 1.7, "eval_mse_standardized": 0.19, "eval_runtime": 0.3},
+        {"loss": 0.25, "mse": 8.5, "mae": 1.7, "mse_standardized": 0.19},
+        ["gru"],
     ),
 }  # fmt: skip
 HYPERPARAMETERS = {"learning_rate": 0.002, "per_device_train_batch_size": 16, "lr_scheduler_type": "cosine"}
@@ -139,8 +149,9 @@ def test_body_documents_training_and_both_ways_to_load(card):
     assert "import hf_rnn" in body
     assert f'{auto_class}.from_pretrained("{REPO_ID}")' in body
     assert f'{auto_class}.from_pretrained("{REPO_ID}", trust_remote_code=True)' in body
-    assert f'AutoTokenizer.from_pretrained("{REPO_ID}", trust_remote_code=True)' in body
-    assert f'pipeline("{TASKS[task]["pipeline_task"]}", model="{REPO_ID}"' in body
+    if task != "time-series-forecasting":  # the text tasks: a tokenizer and a pipeline (series have neither)
+        assert f'AutoTokenizer.from_pretrained("{REPO_ID}", trust_remote_code=True)' in body
+        assert f'pipeline("{TASKS[task]["pipeline_task"]}", model="{REPO_ID}"' in body
     assert "## Limitations" in body
     assert f"{build(task).num_parameters():,} parameters" in body
     for cell in card["cells"]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from .base import Task, TaskSetup
 from .causal_lm import CausalLMTask
 from .sequence_classification import SequenceClassificationTask
+from .time_series_forecasting import TimeSeriesForecastingTask
 from .token_classification import TokenClassificationTask
 from .translation import TranslationTask
 
@@ -25,6 +26,7 @@ TASKS: dict[str, Task] = {
         SequenceClassificationTask(),
         TokenClassificationTask(),
         TranslationTask(),
+        TimeSeriesForecastingTask(),
     )
 }
 

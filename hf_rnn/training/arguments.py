@@ -44,6 +44,8 @@ MODEL_CONFIG_FIELDS = (
     "bidirectional",
     "classifier_pooling",
     "attention",
+    "segment_length",
+    "distribution_output",
 )
 # The AWD-LSTM regularizers; a task lists those its model uses (`Task.regularizers`).
 REGULARIZERS = (
@@ -113,6 +115,13 @@ class ModelArguments:
         default="luong_general",
         metadata={"help": f"New translation model: one of {', '.join(ATTENTION_TYPES)}."},
     )
+    segment_length: int = field(
+        default=24, metadata={"help": "time-series-forecasting, new model: values per segment (SegRNN)."}
+    )
+    distribution_output: str | None = field(
+        default=None,
+        metadata={"help": "time-series-forecasting, new model: 'normal' or 'student_t' for a probabilistic forecast."},
+    )
     tokenizer_name: str | None = field(
         default=None, metadata={"help": "A saved tokenizer folder (default: the model's, or train a new one)."}
     )
@@ -176,6 +185,20 @@ class DataArguments:
     max_source_length: int = field(default=128, metadata={"help": "translation: source tokens kept."})
     max_target_length: int = field(
         default=128, metadata={"help": "translation: target tokens kept (end of sentence included), and generated."}
+    )
+    date_column: str = field(default="date", metadata={"help": "time-series-forecasting: the CSV's date column."})
+    target_columns: list[str] | None = field(
+        default=None,
+        metadata={"help": "time-series-forecasting: the columns to forecast (default: every column but the date)."},
+    )
+    context_length: int = field(default=96, metadata={"help": "time-series-forecasting: past steps the model reads."})
+    prediction_length: int = field(default=24, metadata={"help": "time-series-forecasting: future steps forecast."})
+    test_file: str | None = field(
+        default=None,
+        metadata={
+            "help": "time-series-forecasting: a CSV of the same layout to forecast with --do_predict (default: the "
+            "last --validation_split_percentage of the rows, after the validation rows)."
+        },
     )
     validation_split_percentage: float = field(
         default=10, metadata={"help": "Without a validation split: this percentage of train rows becomes one."}
