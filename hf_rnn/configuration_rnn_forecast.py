@@ -50,6 +50,8 @@ class RNNForecastConfig(PreTrainedConfig):
         value_mean, value_std (`list[float]`, *optional*): per-channel statistics of the training data, saved with
             the model. When set, the model takes and returns values in the data's own units but works (and computes
             its loss) on `(value - value_mean) / value_std`, so that channels of different scales weigh alike.
+        column_names (`list[str]`, *optional*): the name of each channel (the training data's columns), which
+            `hf_rnn.time_series.forecast_frame` reads from a DataFrame.
         initializer_range (`float`, defaults to 0.1): embeddings and linear layers are drawn from U(-r, r).
     """
 
@@ -72,6 +74,7 @@ class RNNForecastConfig(PreTrainedConfig):
     initializer_range: float = 0.1
     value_mean: list[float] | None = None
     value_std: list[float] | None = None
+    column_names: list[str] | None = None
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
@@ -165,6 +168,9 @@ class RNNForecastConfig(PreTrainedConfig):
                 raise ValueError(f"{name} must list one number per channel ({self.num_input_channels}); got {stats!r}.")
             if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in stats):
                 raise ValueError(f"{name}={stats!r} is invalid; every value must be a finite number.")
+        names = self.column_names
+        if names is not None and (not isinstance(names, (list, tuple)) or len(names) != self.num_input_channels):
+            raise ValueError(f"column_names must name each of the {self.num_input_channels} channels; got {names!r}.")
         if (self.value_mean is None) != (self.value_std is None):
             raise ValueError("value_mean and value_std go together: give both, or neither.")
         if self.value_std is not None and min(self.value_std) <= 0:

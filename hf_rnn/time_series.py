@@ -6,6 +6,7 @@
 
 `ForecastWindows` yields `{"past_values", "future_values"}` dicts, the argument names of
 `RNNForTimeSeriesPrediction` (and PatchTST), so `Trainer` batches them with its default collator.
+`forecast_frame(model_or_folder, frame)` forecasts the rows after a pandas DataFrame (or an array), as a DataFrame.
 """
 
 from __future__ import annotations
@@ -122,4 +123,61 @@ class ForecastWindows(Dataset):
         }
 
 
-__all__ = ["ForecastWindows", "SeriesFrame", "StandardScaler", "read_series_csv"]
+@torch.no_grad()
+def forecast_frame(model, frame, date_column: str = "date", quantiles: tuple[float, ...] = (), num_samples: int = 200):
+    """
+    Forecast the `prediction_length` rows that follow `frame`, from its last `context_length` rows.
+
+    Args:
+        model: an `RNNForTimeSeriesPrediction`, or a saved folder or Hub id (loaded with
+            `AutoModelForTimeSeriesPrediction`).
+        frame: a pandas DataFrame holding the model's columns (`config.column_names`, else every column but
+            `date_column`, in order) and, if present, `date_column`; or an array `(time, channels)`.
+        quantiles: for a probabilistic model, also these quantiles of `num_samples` sample paths, as columns
+            `<column>_q<percent>` (e.g. `load_q10`).
+    Returns:
+        A DataFrame of `prediction_length` rows in the data's units, one column per channel; its `date_column`
+        continues the input's dates at their last step (an integer index without dates).
+    """
+    import pandas as pd
+    from transformers import AutoModelForTimeSeriesPrediction
+
+    if isinstance(model, (str, Path)):
+        model = AutoModelForTimeSeriesPrediction.from_pretrained(model)
+    config = model.config
+    dates = None
+    if isinstance(frame, pd.DataFrame):
+        columns = config.column_names or [name for name in frame.columns if name != date_column]
+        missing = [name for name in columns if name not in frame.columns]
+        if missing:
+            raise ValueError(f"frame has no column(s) {missing}; the model forecasts {columns}.")
+        values = frame[columns].to_numpy(dtype=np.float32, copy=True)
+        if date_column in frame.columns:
+            dates = pd.to_datetime(frame[date_column])
+    else:
+        values = np.asarray(frame, dtype=np.float32)
+        columns = config.column_names or [f"channel_{i}" for i in range(values.shape[-1])]
+    if values.ndim != 2 or values.shape[1] != config.num_input_channels or len(values) < config.context_length:
+        raise ValueError(
+            f"frame holds {values.shape} values; the model reads the last context_length={config.context_length} "
+            f"rows of num_input_channels={config.num_input_channels} columns."
+        )
+    model.eval()
+    past = torch.as_tensor(values[-config.context_length :])[None].to(model.device)
+    forecast = model(past_values=past).prediction_outputs[0].cpu().numpy()
+    result = pd.DataFrame(forecast, columns=columns)
+    if quantiles:
+        if config.distribution_output is None:
+            raise ValueError("quantiles need a probabilistic model (config.distribution_output); this one is not.")
+        samples = model.generate(past_values=past, num_samples=num_samples).sequences[0].cpu()
+        levels = samples.quantile(torch.tensor(quantiles, dtype=samples.dtype), dim=0).numpy()
+        for level, values_at in zip(quantiles, levels):
+            for index, column in enumerate(columns):
+                result[f"{column}_q{round(level * 100):g}"] = values_at[:, index]
+    if dates is not None and len(dates) > 1:
+        step = dates.iloc[-1] - dates.iloc[-2]
+        result.insert(0, date_column, [dates.iloc[-1] + step * (k + 1) for k in range(len(result))])
+    return result
+
+
+__all__ = ["ForecastWindows", "SeriesFrame", "StandardScaler", "forecast_frame", "read_series_csv"]

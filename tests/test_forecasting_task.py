@@ -99,3 +99,38 @@ def test_a_non_numeric_cell_names_the_file_and_row(tmp_path, capsys):
     with pytest.raises(SystemExit):
         run_train_script([*TINY, "--train_file", tmp_path / "series.csv", "--output_dir", tmp_path / "run"])
     assert "series.csv, row 6: a value is not a number" in capsys.readouterr().err
+
+
+def test_forecast_frame_continues_a_dataframe_in_the_data_units_with_dates_and_quantiles(embedded_run):
+    import pandas as pd
+
+    from hf_rnn.time_series import forecast_frame
+
+    series = default_seasonal_series()
+    frame = pd.DataFrame(series.values[-100:], columns=series.columns)
+    frame.insert(0, "date", series.dates[-100:])
+    model = AutoModelForTimeSeriesPrediction.from_pretrained(embedded_run)
+    forecast = forecast_frame(embedded_run, frame, quantiles=(0.1, 0.9))  # a folder: loaded for the caller
+    assert list(forecast["date"]) == list(pd.date_range(pd.Timestamp(series.dates[-1]), periods=25, freq="h")[1:])
+    columns = model.config.column_names
+    assert columns == series.columns
+    with torch.no_grad():
+        expected = model(past_values=torch.as_tensor(series.values[-48:])[None]).prediction_outputs[0].numpy()
+    np.testing.assert_allclose(forecast[columns].to_numpy(), expected, rtol=1e-5, atol=1e-5)
+    for column in columns:
+        assert (forecast[f"{column}_q10"] <= forecast[f"{column}_q90"]).all()
+    from_array = forecast_frame(model, series.values[-48:])  # an array: no dates, same numbers
+    np.testing.assert_allclose(from_array[columns].to_numpy(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_forecast_frame_names_what_is_missing(embedded_run):
+    import pandas as pd
+
+    from hf_rnn.time_series import forecast_frame
+
+    series = default_seasonal_series()
+    frame = pd.DataFrame(series.values[-100:], columns=series.columns)
+    with pytest.raises(ValueError, match=r"no column\(s\) \['price'\]"):
+        forecast_frame(embedded_run, frame.drop(columns=["price"]))
+    with pytest.raises(ValueError, match="context_length=48"):
+        forecast_frame(embedded_run, frame.iloc[-10:])

@@ -81,7 +81,7 @@ class TimeSeriesForecastingTask(Task):
             split: series_windows(frame.values, context, horizon, start, end, split)
             for split, (frame, start, end) in splits.items()
         }
-        model = load_or_build_model(self, model_args, data_args, len(columns), scaler)
+        model = load_or_build_model(self, model_args, data_args, columns, scaler)
         logger.info(
             f"{len(columns)} columns {columns}; {len(windows['train'])} train, {len(windows['validation'])} "
             f"validation and {len(windows['test'])} test windows of {context} + {horizon} steps"
@@ -148,7 +148,8 @@ def series_windows(values, context: int, horizon: int, start: int, end: int, spl
         ) from None
 
 
-def load_or_build_model(task: Task, model_args, data_args, channels: int, scaler: StandardScaler):
+def load_or_build_model(task: Task, model_args, data_args, columns: list[str], scaler: StandardScaler):
+    channels = len(columns)
     if model_args.model_name_or_path is not None:
         model = task.auto_class.from_pretrained(model_args.model_name_or_path)
         saved = (model.config.context_length, model.config.prediction_length, model.config.num_input_channels)
@@ -171,6 +172,7 @@ def load_or_build_model(task: Task, model_args, data_args, channels: int, scaler
         distribution_output=model_args.distribution_output,
         value_mean=scaler.mean.tolist(),
         value_std=scaler.std.tolist(),
+        column_names=list(columns),
     )
     return RNNForTimeSeriesPrediction(config)
 
