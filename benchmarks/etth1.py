@@ -33,6 +33,7 @@ from transformers import (  # noqa: E402
 from benchmarks.plots import new_plot  # noqa: E402
 from benchmarks.training_runs import TrainingTimeBudget  # noqa: E402
 from hf_rnn import RNNForecastConfig, RNNForTimeSeriesPrediction  # noqa: E402
+from hf_rnn.tasks.time_series_forecasting import point_forecast  # noqa: E402
 from hf_rnn.time_series import ForecastWindows, StandardScaler, read_series_csv  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,11 +90,6 @@ def mse_and_mae(prediction) -> dict[str, float]:
     return {"mse": float(np.mean((forecast - target) ** 2)), "mae": float(np.mean(np.abs(forecast - target)))}
 
 
-def forecast_only(outputs, labels):
-    """Keep the forecast of the outputs tuple (both models put `prediction_outputs` first), nothing else."""
-    return outputs[0] if isinstance(outputs, (tuple, list)) else outputs
-
-
 # Each split's future rows; its windows' pasts may reach back LOOKBACK rows into the previous split.
 SPLITS = {"train": (0, TRAIN_END), "validation": (TRAIN_END, VALIDATION_END), "test": (VALIDATION_END, TEST_END)}
 
@@ -130,7 +126,7 @@ def run(name: str, horizon: int, values: np.ndarray, args, work: Path) -> dict:
         train_dataset=windows["train"],
         eval_dataset=windows["validation"],
         compute_metrics=mse_and_mae,
-        preprocess_logits_for_metrics=forecast_only,
+        preprocess_logits_for_metrics=point_forecast,
         callbacks=[budget, EarlyStoppingCallback(early_stopping_patience=args.patience)],
     )
     started = time.perf_counter()
@@ -141,7 +137,7 @@ def run(name: str, horizon: int, values: np.ndarray, args, work: Path) -> dict:
     shown = windows["test"][len(windows["test"]) // 2]
     with torch.no_grad():
         model.eval()
-        shown_forecast = forecast_only(model(past_values=shown["past_values"][None]).to_tuple(), None)[0]
+        shown_forecast = point_forecast(model(past_values=shown["past_values"][None]).to_tuple(), None)[0]
     return {
         "model": name,
         "horizon": horizon,

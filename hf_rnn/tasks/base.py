@@ -18,7 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from datasets import DatasetDict
 from transformers import EvalPrediction, PreTrainedModel, PreTrainedTokenizerBase, Trainer, default_data_collator
+
+from ..data import load_task_datasets
 
 if TYPE_CHECKING:  # the argument dataclasses import the registry; a task only reads their fields
     from transformers import Seq2SeqTrainingArguments
@@ -81,3 +84,15 @@ def check_number(parameter: str, value, minimum: float, inclusive: bool = True, 
     if not ok:
         bound = f"at least {minimum}" if inclusive else f"greater than {minimum}"
         raise ValueError(f"{parameter}={value} is invalid; it must be {what or 'a number'} {bound}.")
+
+
+def task_datasets(data_args: DataArguments, load_files: Callable[..., DatasetDict]) -> DatasetDict:
+    """The raw splits named by the data arguments: a Hub dataset, or the task's own reader of local files."""
+    return load_task_datasets(
+        data_args.dataset_name,
+        data_args.dataset_config_name,
+        data_args.train_file,
+        data_args.validation_file,
+        data_args.validation_split_percentage,
+        load_files,
+    )

@@ -15,11 +15,11 @@ import numpy as np
 from datasets import DatasetDict
 from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding, EvalPrediction
 
-from ..data import check_columns, check_nonempty_column, load_data_files, load_task_datasets
+from ..data import check_columns, check_nonempty_column, load_data_files
 from ..demo_data import default_sequence_classification_datasets
 from ..metrics import load_metric
 from ..modeling_rnn import RNNForSequenceClassification
-from .base import Task, TaskSetup, check_number
+from .base import Task, TaskSetup, check_number, task_datasets
 from .labels import (
     argmax_logits,
     check_label_sets,
@@ -76,14 +76,7 @@ class SequenceClassificationTask(Task):
 
     def prepare(self, model_args, data_args, training_args) -> TaskSetup:
         check_saved_model(self, model_args)
-        raw_datasets = load_task_datasets(
-            data_args.dataset_name,
-            data_args.dataset_config_name,
-            data_args.train_file,
-            data_args.validation_file,
-            data_args.validation_split_percentage,
-            load_classification_datasets,
-        )
+        raw_datasets = task_datasets(data_args, load_classification_datasets)
         text_column, label_column = data_args.text_column, data_args.label_column
         check_columns(raw_datasets, {"text_column": text_column, "label_column": label_column})
         check_nonempty_column(raw_datasets, text_column, "text_column")

@@ -28,13 +28,12 @@ from ..data import (
     check_nonempty_column,
     check_text_file,
     load_data_files,
-    load_task_datasets,
     split_off_validation,
 )
 from ..demo_data import default_token_classification_datasets
 from ..metrics import load_metric
 from ..modeling_rnn import RNNForTokenClassification
-from .base import Task, TaskSetup, check_number
+from .base import Task, TaskSetup, check_number, task_datasets
 from .labels import (
     argmax_logits,
     check_label_sets,
@@ -72,14 +71,7 @@ class TokenClassificationTask(Task):
 
     def prepare(self, model_args, data_args, training_args) -> TaskSetup:
         check_saved_model(self, model_args)
-        raw_datasets = load_task_datasets(
-            data_args.dataset_name,
-            data_args.dataset_config_name,
-            data_args.train_file,
-            data_args.validation_file,
-            data_args.validation_split_percentage,
-            load_tagging_datasets,
-        )
+        raw_datasets = task_datasets(data_args, load_tagging_datasets)
         tokens_column, tags_column = data_args.tokens_column, data_args.tags_column
         check_columns(raw_datasets, {"tokens_column": tokens_column, "tags_column": tags_column})
         raw_datasets = class_labels_as_names(raw_datasets, tags_column)

@@ -27,14 +27,13 @@ from ..data import (
     check_columns,
     check_nonempty_column,
     load_data_files,
-    load_task_datasets,
     read_lines,
     split_off_validation,
 )
 from ..demo_data import default_translation_datasets
 from ..metrics import load_metric
 from ..modeling_rnn_seq2seq import RNNSeq2SeqForConditionalGeneration
-from .base import Task, TaskSetup, check_number
+from .base import Task, TaskSetup, check_number, task_datasets
 from .labels import encode_splits, predictions_writer
 from .models import check_saved_model, config_fields_shared_by_every_model, continue_or_build, load_or_train_tokenizer
 
@@ -203,14 +202,7 @@ def load_translation_datasets(data_args) -> DatasetDict:
             f"train_file {data_args.train_file!r}: translation reads .json/.jsonl there; give plain parallel text "
             "as train_source_file and train_target_file."
         )
-    raw_datasets = load_task_datasets(
-        data_args.dataset_name,
-        data_args.dataset_config_name,
-        data_args.train_file,
-        data_args.validation_file,
-        data_args.validation_split_percentage,
-        load_data_files,
-    )
+    raw_datasets = task_datasets(data_args, load_data_files)
     if "translation" in raw_datasets["train"].column_names and data_args.source_lang and data_args.target_lang:
         # run_translation.py's layout: {"translation": {"de": ..., "en": ...}}
         source_lang, target_lang = data_args.source_lang, data_args.target_lang
