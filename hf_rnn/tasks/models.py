@@ -56,9 +56,15 @@ def load_task_model(task: Task, model_args: ModelArguments, tokenizer: PreTraine
 
 
 def load_or_train_tokenizer(
-    model_args: ModelArguments, train_dataset: datasets.Dataset, text_column: str
+    model_args: ModelArguments,
+    train_dataset: datasets.Dataset,
+    text_column: str,
+    add_prefix_space: bool = True,
 ) -> PreTrainedTokenizerBase:
-    """`tokenizer_name`, else the model folder's tokenizer, else a new one trained on the train split's column."""
+    """
+    `tokenizer_name`, else the model folder's tokenizer, else a new one trained on the train split's column;
+    `add_prefix_space` as in `train_tokenizer` (a loaded tokenizer keeps its own).
+    """
     source = model_args.tokenizer_name or model_args.model_name_or_path
     if source is not None:
         parameter = "tokenizer_name" if model_args.tokenizer_name else "model_name_or_path"
@@ -83,6 +89,7 @@ def load_or_train_tokenizer(
             nonempty_texts(train_dataset, text_column),
             kind=model_args.tokenizer_type,
             vocab_size=model_args.tokenizer_vocab_size,
+            add_prefix_space=add_prefix_space,
         )
     except ValueError as error:
         raise ValueError(f"tokenizer_vocab_size / tokenizer_type: {error}") from None
