@@ -1,15 +1,17 @@
 """What the text tasks of scripts/train.py train on, without training: each task's `prepare` on tiny files.
 
 Spec: a task encodes its data as transformers' own recipe does with the tokenizer the run saves (`run_ner.py`'s
-`is_split_into_words=True` and `word_ids()` labels), so a user who reloads the folder with `AutoTokenizer` and
-follows that recipe feeds the model what it was trained on.
+`is_split_into_words=True` and `word_ids()` labels, `run_translation.py`'s `text_target` labels, which end with
+</s> once), so a user who reloads the folder with `AutoTokenizer` and follows that recipe feeds the model what it
+was trained on.
 """
 
 from __future__ import annotations
 
 import pytest
-from transformers import AutoTokenizer, DataCollatorForTokenClassification
+from transformers import AutoTokenizer, DataCollatorForSeq2Seq, DataCollatorForTokenClassification
 
+from hf_rnn import train_tokenizer
 from hf_rnn.tasks import get_task
 from hf_rnn.tasks.token_classification import read_conll
 from hf_rnn.training import parse_arguments
@@ -21,6 +23,11 @@ CONLL_TRAIN = (
     "disagreed VBD O\nwith IN O\nGerman JJ B-MISC\nadvice NN O\n. . O\n"
 )
 CONLL_VALIDATION = "Peter NNP B-PER\nrejects VBZ O\nEU NNP B-ORG\n"
+PARALLEL = [
+    ("ein Hund läuft", "a dog runs"),
+    ("eine Katze schläft auf dem Sofa", "a cat sleeps on the sofa"),
+    ("ein Mann isst", "a man eats"),
+]
 TINY = ["--hidden_size", "8", "--report_to", "none"]
 
 
@@ -39,6 +46,22 @@ def conll_files(tmp_path_factory):
     (root / "train.conll").write_text(CONLL_TRAIN)
     (root / "validation.conll").write_text(CONLL_VALIDATION)
     return root
+
+
+@pytest.fixture(scope="module")
+def parallel_files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("parallel")
+    for name, pairs in (("train", PARALLEL * 4), ("validation", PARALLEL)):
+        (root / f"{name}.de").write_text("".join(f"{source}\n" for source, _ in pairs))
+        (root / f"{name}.en").write_text("".join(f"{target}\n" for _, target in pairs))
+    return root
+
+
+def translation_flags(root, *flags):
+    files = {"train_source_file": "train.de", "train_target_file": "train.en"}
+    files |= {"validation_source_file": "validation.de", "validation_target_file": "validation.en"}
+    return ["--task", "translation", *(item for name, file in files.items() for item in (f"--{name}", root / file)),
+            *flags]  # fmt: skip
 
 
 @pytest.mark.parametrize("kind", ["word", "char", "bpe"])
@@ -64,3 +87,39 @@ def test_token_classification_trains_on_what_the_recipe_gives_with_the_saved_tok
     assert tokenizer(" ".join(sentences["tokens"][0])).input_ids == recipe.input_ids[0]
     batch = DataCollatorForTokenClassification(tokenizer)([setup.train_dataset[i] for i in range(3)])
     assert tokenizer.unk_token_id not in batch["input_ids"][batch["attention_mask"].bool()].tolist()
+
+
+def assert_ends_with_one_eos(rows: list[list[int]], eos: int) -> None:
+    for ids in rows:
+        assert ids[-1] == eos and ids.count(eos) == 1, ids
+
+
+@pytest.mark.parametrize("kind", ["word", "char", "bpe"])
+def test_translation_trains_on_text_target_labels_that_end_with_eos_once(kind, parallel_files, tmp_path):
+    flags = ["--tokenizer_type", kind, "--tokenizer_vocab_size", "300", "--max_target_length", "5"]
+    setup, tokenizer = prepare(tmp_path, *translation_flags(parallel_files, *flags))
+    sources, targets = [source for source, _ in PARALLEL], [target for _, target in PARALLEL]
+    # run_translation.py's preprocess_function, with the saved tokenizer.
+    recipe = tokenizer(sources, text_target=targets, max_length=128, truncation=True)
+    labels = tokenizer(text_target=targets, max_length=5, truncation=True).input_ids
+    assert setup.train_dataset[:3]["input_ids"] == recipe.input_ids  # also what the pipeline encodes
+    assert setup.train_dataset[:3]["labels"] == labels
+    assert_ends_with_one_eos([*recipe.input_ids, *recipe["labels"], *labels], tokenizer.eos_token_id)
+    assert max(map(len, labels)) == 5  # max_target_length counts the </s>
+    assert tokenizer.batch_decode(recipe["labels"], skip_special_tokens=True) == targets
+    # DataCollatorForSeq2Seq: the decoder reads <s> then the labels, and learns to stop after the last word.
+    batch = DataCollatorForSeq2Seq(tokenizer, model=setup.model)([setup.train_dataset[i] for i in range(3)])
+    assert_ends_with_one_eos([row[row != -100].tolist() for row in batch["labels"]], tokenizer.eos_token_id)
+    assert batch["decoder_input_ids"][:, 0].tolist() == [setup.model.config.decoder_start_token_id] * 3
+
+
+@pytest.mark.parametrize("add_eos_token", [False, True], ids=["tokenizer_without_eos", "tokenizer_with_eos"])
+def test_translation_ends_a_given_tokenizers_labels_with_eos_once(add_eos_token, parallel_files, tmp_path):
+    # A tokenizer saved before hf_rnn ended encodings with </s> (or any other) is made to; one that does is kept.
+    given = tmp_path / "given_tokenizer"
+    texts = [text for pair in PARALLEL for text in pair]
+    train_tokenizer(texts, kind="word", add_eos_token=add_eos_token).save_pretrained(given)
+    setup, tokenizer = prepare(tmp_path, *translation_flags(parallel_files, "--tokenizer_name", given))
+    eos = tokenizer.eos_token_id
+    assert_ends_with_one_eos([*setup.train_dataset["labels"], *setup.train_dataset["input_ids"]], eos)
+    assert_ends_with_one_eos(tokenizer(["a dog"], text_target=["a cat"])["labels"], eos)

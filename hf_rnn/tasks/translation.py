@@ -78,8 +78,8 @@ class TranslationTask(Task):
 
     def check_arguments(self, model_args, data_args, training_args) -> None:
         super().check_arguments(model_args, data_args, training_args)
-        check_number("max_source_length", data_args.max_source_length, 1, what="a whole number of tokens")
-        # The target keeps max_target_length - 1 tokens and its end of sentence.
+        # Sources and targets keep max_*_length - 1 tokens and their end of sentence.
+        check_number("max_source_length", data_args.max_source_length, 2, what="a whole number of tokens")
         check_number("max_target_length", data_args.max_target_length, 2, what="a whole number of tokens")
         if training_args.generation_num_beams is not None:
             check_number("generation_num_beams", training_args.generation_num_beams, 1, what="a whole number")
@@ -93,7 +93,9 @@ class TranslationTask(Task):
 
         train = raw_datasets["train"]
         both_sides = datasets.Dataset.from_dict({"text": [*train["source"], *train["target"]]})
-        tokenizer = load_or_train_tokenizer(model_args, both_sides, "text")
+        # Ending every encoding with </s>, as Marian's and T5's do: the targets a user encodes with `text_target`
+        # end as the model learnt to stop, and the sources the pipeline encodes end as in training.
+        tokenizer = load_or_train_tokenizer(model_args, both_sides, "text", add_eos_token=True)
         # The decoder starts from <s> on every row, so there is nothing to left-pad: right padding keeps the
         # collator's padded labels (-100) after the end of sentence, where teacher forcing never reads them.
         tokenizer.padding_side = "right"
@@ -106,10 +108,10 @@ class TranslationTask(Task):
         )
 
         def encode(examples: dict[str, list]) -> dict[str, list]:
-            # Sources exactly as the translation pipeline encodes them (no special tokens); targets end with </s>.
+            # As run_translation.py: sources as the translation pipeline encodes them, labels from `text_target`.
             encoded = tokenizer(examples["source"], truncation=True, max_length=data_args.max_source_length)
-            targets = tokenizer(examples["target"], truncation=True, max_length=data_args.max_target_length - 1)
-            encoded["labels"] = [ids + [tokenizer.eos_token_id] for ids in targets.input_ids]
+            targets = tokenizer(text_target=examples["target"], truncation=True, max_length=data_args.max_target_length)
+            encoded["labels"] = targets.input_ids
             return encoded
 
         raw_validation, encoded = encode_splits(
