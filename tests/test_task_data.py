@@ -3,13 +3,17 @@
 Spec: a task encodes its data as transformers' own recipe does with the tokenizer the run saves (`run_ner.py`'s
 `is_split_into_words=True` and `word_ids()` labels, `run_translation.py`'s `text_target` labels, which end with
 </s> once), so a user who reloads the folder with `AutoTokenizer` and follows that recipe feeds the model what it
-was trained on.
+was trained on. Translation decodes, in evaluation and from the saved generation config, at most 1.5 times the
+longest train target + 10 tokens (at most max_target_length), unless generation_max_length says otherwise.
 """
 
 from __future__ import annotations
 
+import math
+
 import pytest
-from transformers import AutoTokenizer, DataCollatorForSeq2Seq, DataCollatorForTokenClassification
+import torch
+from transformers import AutoTokenizer, DataCollatorForSeq2Seq, DataCollatorForTokenClassification, GenerationConfig
 
 from hf_rnn import train_tokenizer
 from hf_rnn.tasks import get_task
@@ -123,3 +127,24 @@ def test_translation_ends_a_given_tokenizers_labels_with_eos_once(add_eos_token,
     eos = tokenizer.eos_token_id
     assert_ends_with_one_eos([*setup.train_dataset["labels"], *setup.train_dataset["input_ids"]], eos)
     assert_ends_with_one_eos(tokenizer(["a dog"], text_target=["a cat"])["labels"], eos)
+
+
+def test_translation_generates_up_to_a_length_derived_from_the_train_targets(parallel_files, tmp_path):
+    setup, tokenizer = prepare(tmp_path, *translation_flags(parallel_files, "--tokenizer_type", "word"))
+    longest = max(map(len, setup.train_dataset["labels"]))  # "a cat sleeps on the sofa </s>": 7 tokens
+    expected = math.ceil(1.5 * longest) + 10 + 1  # the decoder's start token counts in max_length
+    assert longest == 7 and expected < 128  # max_target_length, the old limit, stays the ceiling
+    setup.model.generation_config.save_pretrained(tmp_path / "model")
+    for config in (setup.model.generation_config, GenerationConfig.from_pretrained(tmp_path / "model")):
+        assert config.max_length == expected and config.max_new_tokens is None
+    # generate() (and the pipeline, which calls it) stops there: eos held back, it runs to the limit.
+    source = tokenizer(["ein Hund läuft"], return_tensors="pt")
+    with torch.no_grad():
+        generated = setup.model.eval().generate(**source, suppress_tokens=[tokenizer.eos_token_id], num_beams=1)
+    assert generated.shape[-1] == expected
+
+
+def test_translation_generation_max_length_when_given_wins(parallel_files, tmp_path):
+    flags = ["--generation_max_length", "200", "--max_target_length", "6"]
+    setup, _ = prepare(tmp_path, *translation_flags(parallel_files, *flags))
+    assert setup.model.generation_config.max_length == 200 and setup.model.generation_config.max_new_tokens is None
