@@ -77,6 +77,11 @@ CATALOG = {
     ),
     "max_seq_length_zero": (["--task", "sequence-classification", "--max_seq_length", "0"], ["--max_seq_length=0"]),
     "max_target_length_one": (["--task", "translation", "--max_target_length", "1"], ["--max_target_length=1"]),
+    "max_source_length_one": (["--task", "translation", "--max_source_length", "1"], ["--max_source_length=1"]),
+    "generation_max_length_one": (
+        ["--task", "translation", "--generation_max_length", "1"],
+        ["--generation_max_length=1"],
+    ),
     "beams_zero": (["--task", "translation", "--generation_num_beams", "0"], ["--generation_num_beams=0"]),
     # --output_dir
     "output_dir_is_a_file": (["--output_dir", "a_file"], ["--output_dir", "is a file"]),

@@ -127,6 +127,8 @@ def test_text_files_train_the_tokenizer_and_evaluate_on_the_validation_file(runs
     out = succeeded(runs["text_files"])
     tokenizer = AutoTokenizer.from_pretrained(out)
     assert len(tokenizer) == len(set(TRAIN_TEXT)) + 4  # one id per train character, plus 4 special tokens
+    # The lines are one running text: none starts with a space of the tokenizer's (add_prefix_space=False).
+    assert tokenizer.tokenize("the\n") == ["t", "h", "e", "\n"]
     eval_results = json.loads((out / "eval_results.json").read_text())
     assert eval_results["eval_samples"] == len(VALIDATION_TEXT) // BLOCK_SIZE
     assert eval_results["perplexity"] == pytest.approx(math.exp(eval_results["eval_loss"]), rel=1e-9)

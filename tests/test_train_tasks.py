@@ -179,7 +179,9 @@ def test_translation_default_run_reports_bleu_and_chrf_and_samples(runs):
     )
     assert 0 <= results["eval_bleu"] <= 100 and 0 <= results["eval_chrf"] <= 100
     generation_config = json.loads((out / "generation_config.json").read_text())
-    assert generation_config["num_beams"] == 2 and generation_config["max_new_tokens"] == 8
+    # The length derived from the train targets, capped by --max_target_length 8: 8 tokens after <s>.
+    assert generation_config["num_beams"] == 2 and generation_config["max_length"] == 9
+    assert generation_config.get("max_new_tokens") is None
     assert generation_config["decoder_start_token_id"] == 2 and generation_config["eos_token_id"] == 3
     assert len((out / "generated_predictions.txt").read_text().splitlines()) == 8
     samples = (out / "samples.txt").read_text()

@@ -12,15 +12,12 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-import datasets
 import numpy as np
 from datasets import Dataset, DatasetDict
-from tokenizers import decoders, pre_tokenizers
 from transformers import (
     AutoModelForTokenClassification,
     DataCollatorForTokenClassification,
     EvalPrediction,
-    PreTrainedTokenizerBase,
 )
 
 from ..data import (
@@ -87,8 +84,10 @@ class TokenClassificationTask(Task):
         label2id = {label: i for i, label in enumerate(labels)}
         metric = load_metric("seqeval_f1")
 
-        words = (word for words in raw_datasets["train"][tokens_column] for word in words)
-        tokenizer = tokenizer_for_words(model_args, words)
+        # Trained on the words as `is_split_into_words=True` encodes them: each as a text of its own, which the
+        # tokenizer's prefix space makes the tokens of running text (what the pipeline passes).
+        words = [word for words in raw_datasets["train"][tokens_column] for word in words]
+        tokenizer = load_or_train_tokenizer(model_args, Dataset.from_dict({"word": words}), "word")
         model = continue_or_build(
             self,
             model_args,
@@ -162,24 +161,6 @@ class TokenClassificationTask(Task):
             preprocess_logits_for_metrics=argmax_logits,
             after_training=predictions_writer(training_args.output_dir, last_predictions, write_predictions),
         )
-
-
-def tokenizer_for_words(model_args, words: Iterable[str]) -> PreTrainedTokenizerBase:
-    """
-    A tokenizer for text given as words: `tokenizer_name` / the model's, else one trained on the words. The word
-    kind then splits on whitespace and punctuation, dropping the spaces, so a word is the same token wherever it
-    stands (with `is_split_into_words=True` or in running text, as the pipeline passes it).
-    """
-    word_rows = datasets.Dataset.from_dict({"word": list(words)})
-    tokenizer = load_or_train_tokenizer(model_args, word_rows, "word")
-    if (
-        model_args.tokenizer_name is None
-        and model_args.model_name_or_path is None
-        and model_args.tokenizer_type == "word"
-    ):
-        tokenizer.backend_tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
-        tokenizer.backend_tokenizer.decoder = decoders.WordPiece(prefix="##", cleanup=False)  # joins with spaces
-    return tokenizer
 
 
 def check_iob2_tags(tags: Iterable[str], parameter: str) -> None:

@@ -182,9 +182,15 @@ class DataArguments:
         metadata={"help": "translation: the source language's code, for naming (and a Hub 'translation' column)."},
     )
     target_lang: str | None = field(default=None, metadata={"help": "translation: the target language's code."})
-    max_source_length: int = field(default=128, metadata={"help": "translation: source tokens kept."})
+    max_source_length: int = field(
+        default=128, metadata={"help": "translation: source tokens kept (end of sentence included)."}
+    )
     max_target_length: int = field(
-        default=128, metadata={"help": "translation: target tokens kept (end of sentence included), and generated."}
+        default=128,
+        metadata={
+            "help": "translation: target tokens kept (end of sentence included). Without --generation_max_length, "
+            "generation stops after 1.5 times the longest kept train target + 10 tokens, at most this many."
+        },
     )
     date_column: str = field(default="date", metadata={"help": "time-series-forecasting: the CSV's date column."})
     target_columns: list[str] | None = field(
