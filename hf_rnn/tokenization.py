@@ -18,7 +18,7 @@ from tokenizers import (
     pre_tokenizers,
     trainers,
 )
-from transformers import PreTrainedTokenizerFast
+from transformers import PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 __all__ = [
     "BOS_TOKEN",
@@ -27,6 +27,7 @@ __all__ = [
     "SPECIAL_TOKENS",
     "TOKENIZER_KINDS",
     "UNK_TOKEN",
+    "token_spellings",
     "train_tokenizer",
 ]
 
@@ -141,3 +142,13 @@ def train_tokenizer(
         # The default clean-up removes spaces before punctuation, breaking round trips.
         clean_up_tokenization_spaces=False,
     )
+
+
+def token_spellings(tokenizer: PreTrainedTokenizerBase) -> list[str]:
+    """
+    Every token id's string as the vocabulary holds it, "" for special tokens: the spellings that character-level
+    word features read (`CharacterWordEncoder.set_spellings`).
+    """
+    special = set(tokenizer.all_special_ids)
+    tokens = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    return ["" if token_id in special else token for token_id, token in enumerate(tokens)]

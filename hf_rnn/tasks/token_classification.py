@@ -2,7 +2,9 @@
 
 Data: a Hub dataset, CoNLL-style files or .json/.jsonl with word and tag lists, or generated entity sentences where
 context decides the tag (`hf_rnn.demo_data`). Metrics: entity precision, recall and F1 per type (the shipped
-`seqeval_f1` metric, strict IOB2). After training: `eval_predictions.txt` (word, tag, predicted tag).
+`seqeval_f1` metric, strict IOB2). After training: `eval_predictions.txt` (word, tag, predicted tag). Model: a
+bidirectional tagger; `crf` and `char_features` make it a BiLSTM-CRF (Lample et al. 2016) or BiLSTM-CNN-CRF (Ma & Hovy
+2016).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from ..characters_rnn import spelling_alphabet
+from ..configuration_rnn import CHAR_ENCODERS
 from ..data import (
     check_columns,
     check_nonempty_column,
@@ -33,6 +37,7 @@ from ..data import (
 from ..demo_data import default_token_classification_datasets
 from ..metrics import load_metric
 from ..modeling_rnn import RNNForTokenClassification
+from ..tokenization import token_spellings
 from .base import Task, TaskSetup, check_number, task_datasets
 from .labels import (
     argmax_logits,
@@ -63,11 +68,17 @@ class TokenClassificationTask(Task):
     }
     card_shows_labels = True
     regularizers = DROPOUT_REGULARIZERS
+    tagger_options = ("crf", "char_features")
     training_defaults = CLASSIFICATION_DEFAULTS
 
     def check_arguments(self, model_args, data_args, training_args) -> None:
         super().check_arguments(model_args, data_args, training_args)
         check_number("max_seq_length", data_args.max_seq_length, 1, what="a whole number of tokens")
+        if model_args.char_features not in ("none", *CHAR_ENCODERS):
+            raise ValueError(
+                f"char_features={model_args.char_features!r} is not supported; choose one of "
+                f"{', '.join(map(repr, ('none', *CHAR_ENCODERS)))}."
+            )
 
     def prepare(self, model_args, data_args, training_args) -> TaskSetup:
         check_saved_model(self, model_args)
@@ -90,20 +101,7 @@ class TokenClassificationTask(Task):
         words = (word for words in raw_datasets["train"][tokens_column] for word in words)
         tokenizer = tokenizer_for_words(model_args, words)
         model = continue_or_build(
-            self,
-            model_args,
-            tokenizer,
-            labels,
-            lambda: RNNForTokenClassification(
-                new_rnn_config(
-                    model_args,
-                    tokenizer,
-                    bidirectional=model_args.bidirectional is not False,
-                    num_labels=len(labels),
-                    id2label=dict(enumerate(labels)),
-                    label2id=label2id,
-                )
-            ),
+            self, model_args, tokenizer, labels, lambda: new_tagger(model_args, tokenizer, labels)
         )
 
         def encode(examples: dict[str, list]) -> dict[str, list]:
@@ -162,6 +160,31 @@ class TokenClassificationTask(Task):
             preprocess_logits_for_metrics=argmax_logits,
             after_training=predictions_writer(training_args.output_dir, last_predictions, write_predictions),
         )
+
+
+def new_tagger(model_args, tokenizer: PreTrainedTokenizerBase, labels: list[str]) -> RNNForTokenClassification:
+    """
+    A new tagger from the model arguments: bidirectional unless told otherwise, with the CRF and the character
+    features they ask for (the spellings of the tokenizer's vocabulary filled in).
+    """
+    char_fields, spellings = {}, None
+    if model_args.char_features != "none":
+        spellings = token_spellings(tokenizer)
+        char_fields = {"char_encoder": model_args.char_features, "char_alphabet": spelling_alphabet(spellings)}
+    config = new_rnn_config(
+        model_args,
+        tokenizer,
+        bidirectional=model_args.bidirectional is not False,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+        crf=model_args.crf,
+        **char_fields,
+    )
+    model = RNNForTokenClassification(config)
+    if spellings is not None:
+        model.model.char_encoder.set_spellings(spellings)
+    return model
 
 
 def tokenizer_for_words(model_args, words: Iterable[str]) -> PreTrainedTokenizerBase:
