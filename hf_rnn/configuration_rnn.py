@@ -1,12 +1,15 @@
 """Configuration of the hf_rnn recurrent family (Elman RNN, LSTM, GRU)."""
 
 import math
+import re
 
 from transformers import PreTrainedConfig
 
 CELL_TYPES = ("lstm", "gru", "rnn_tanh", "rnn_relu")
 POOLING_TYPES = ("last", "mean", "max")
 CHAR_ENCODERS = ("lstm", "cnn")
+CRF_CONSTRAINTS = ("iob2",)
+IOB2_TAG = re.compile(r"O|[BI]-\S+")
 
 
 class RNNConfig(PreTrainedConfig):
@@ -46,6 +49,9 @@ class RNNConfig(PreTrainedConfig):
         crf (`bool`, defaults to `False`): the tagger's output layer is a linear-chain CRF (BiLSTM-CRF, Lample et al.
             2016): trained by the sequences' negative log-likelihood, decoded by Viterbi. See
             `RNNForTokenClassification`. Other heads ignore it.
+        crf_constraints (`str`, *optional*): `"iob2"`: decoding never outputs a tag sequence IOB2 forbids ("I-X" first
+            or after anything but "B-X" / "I-X"), read from `id2label`, whose names must then all be IOB2 ("O",
+            "B-X", "I-X"). Needs `crf=True`. None (default): every sequence is allowed.
         char_encoder (`str`, *optional*): character-level word features joined to each word embedding: `"lstm"` (a
             character BiLSTM, Lample et al. 2016) or `"cnn"` (a character CNN with max-pooling, Ma & Hovy 2016);
             None (default) for none. The model reads each token's spelling from a saved table of the vocabulary's
@@ -84,6 +90,7 @@ class RNNConfig(PreTrainedConfig):
     temporal_activation_regularization: float = 0.0
     classifier_pooling: str = "last"
     crf: bool = False
+    crf_constraints: str | None = None
     char_encoder: str | None = None
     char_alphabet: str = ""
     char_embedding_size: int = 25
@@ -169,6 +176,7 @@ class RNNConfig(PreTrainedConfig):
                 f"classifier_pooling={self.classifier_pooling!r} is not supported; "
                 f"choose one of {', '.join(map(repr, POOLING_TYPES))}."
             )
+        self.check_crf_constraints()
         self.check_char_fields()
         check_initializer_range(self.initializer_range)
         # transformers turns num_labels into an id2label map; an empty one would build a head with no output.
@@ -185,6 +193,26 @@ class RNNConfig(PreTrainedConfig):
         if any(v is not None and not (isinstance(v, int) and 0 <= v < self.vocab_size) for v in eos):
             raise ValueError(
                 f"eos_token_id={self.eos_token_id!r} is invalid; it must be None or id(s) in [0, {self.vocab_size})."
+            )
+
+    def check_crf_constraints(self) -> None:
+        if self.crf_constraints is None:
+            return
+        if self.crf_constraints not in CRF_CONSTRAINTS:
+            raise ValueError(
+                f"crf_constraints={self.crf_constraints!r} is not supported; choose one of "
+                f"{', '.join(map(repr, CRF_CONSTRAINTS))}, or None."
+            )
+        if self.crf is not True:
+            raise ValueError(
+                f"crf_constraints={self.crf_constraints!r} constrains a CRF's decoding: it needs crf=True."
+            )
+        tags = [str(self.id2label[index]) for index in range(self.num_labels)]
+        invalid = [tag for tag in tags if not IOB2_TAG.fullmatch(tag)]
+        if invalid or all(tag.startswith("I-") for tag in tags):
+            raise ValueError(
+                f"crf_constraints='iob2' reads the tags from id2label, which must be IOB2 ('O', 'B-TYPE', 'I-TYPE') "
+                f"with at least one that can start a sentence; got {tags[:20]}."
             )
 
     def check_char_fields(self) -> None:
@@ -231,4 +259,4 @@ def check_initializer_range(value) -> None:
         raise ValueError(f"initializer_range={value!r} is invalid; it must be a finite positive number.")
 
 
-__all__ = ["RNNConfig", "CELL_TYPES", "CHAR_ENCODERS", "POOLING_TYPES"]
+__all__ = ["RNNConfig", "CELL_TYPES", "CHAR_ENCODERS", "CRF_CONSTRAINTS", "POOLING_TYPES"]

@@ -8,10 +8,28 @@ padding never changes a result and no per-row gather is needed. The recursions r
 bf16 under autocast); the loop over time is what the chain's math needs, each step vectorized over rows and tags.
 """
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
 NOT_SCORED = -100  # the label of a position that is not scored, as in transformers' losses
+
+
+def iob2_forbidden(tags: Sequence[str]) -> tuple[list[int], list[tuple[int, int]]]:
+    """
+    What IOB2 forbids among `tags` (the tag names by id): the tags that cannot start a sentence ("I-X") and the
+    transitions (previous, next) that cannot occur ("I-X" after anything but "B-X" or "I-X").
+    """
+    inside = {index: tag[2:] for index, tag in enumerate(tags) if tag.startswith("I-")}
+    starts = sorted(inside)
+    transitions = [
+        (previous, index)
+        for index, kind in inside.items()
+        for previous, tag in enumerate(tags)
+        if tag not in (f"B-{kind}", f"I-{kind}")
+    ]
+    return starts, transitions
 
 
 def log_sum_exp(scores: torch.Tensor) -> tuple[torch.Tensor, None]:
@@ -32,23 +50,45 @@ class LinearChainCRF(nn.Module):
 
     and normalises over all num_tags ** n sequences. Parameters: `transitions` `(num_tags, num_tags)` indexed
     [previous tag, next tag], `start_transitions` and `end_transitions` `(num_tags,)`.
+
+    `forbidden_starts` (tag ids) and `forbidden_transitions` ((previous, next) pairs), e.g. from `iob2_forbidden`,
+    never occur in a decoded sequence (Viterbi, max-marginals). Training's likelihood keeps them, so a sentence whose
+    gold tags break the rule (IOB1-style data) costs a finite loss rather than an infinite one.
     """
 
-    def __init__(self, num_tags: int):
+    def __init__(
+        self,
+        num_tags: int,
+        forbidden_starts: Sequence[int] = (),
+        forbidden_transitions: Sequence[tuple[int, int]] = (),
+    ):
         super().__init__()
         self.num_tags = num_tags
         self.transitions = nn.Parameter(torch.zeros(num_tags, num_tags))
         self.start_transitions = nn.Parameter(torch.zeros(num_tags))
         self.end_transitions = nn.Parameter(torch.zeros(num_tags))
+        # Plain lists, not buffers: derived from the config, they survive building on the meta device unchanged.
+        self.forbidden_starts = list(forbidden_starts)
+        self.forbidden_transitions = list(forbidden_transitions)
+
+    def decoding_scores(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """`start_transitions` and `transitions` with -inf where decoding is forbidden."""
+        start, transitions = self.start_transitions, self.transitions
+        if self.forbidden_starts:
+            start = start.index_fill(0, torch.tensor(self.forbidden_starts, device=start.device), float("-inf"))
+        if self.forbidden_transitions:
+            previous, following = torch.tensor(self.forbidden_transitions, device=transitions.device).T
+            transitions = transitions.index_put((previous, following), transitions.new_tensor(float("-inf")))
+        return start, transitions
 
     def chain_forward(
-        self, emissions: torch.Tensor, mask: torch.Tensor, reduce, reverse: bool = False
+        self, emissions: torch.Tensor, mask: torch.Tensor, reduce, reverse: bool = False, decoding: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
         """
         The forward recursion alpha_t[j] = reduce_i(alpha_t-1[i] + transitions[i, j]) + emissions_t[j], started at a
         row's first real token by start_transitions and closed by end_transitions. With `reverse`, the same
         recursion from the last token back (transitions transposed, start and end swapped): it gives the best or
-        summed score of every suffix.
+        summed score of every suffix. With `decoding`, forbidden starts and transitions score -inf.
 
         Returns the closed totals `(batch,)` (0 for a row without real tokens), alpha at every step
         `(batch, time, num_tags)` (carried unchanged across masked steps; in the caller's time order), and, for a
@@ -56,7 +96,8 @@ class LinearChainCRF(nn.Module):
         step does not continue a chain), in recursion order.
         """
         emissions = emissions.float()
-        transitions, first, last = self.transitions, self.start_transitions, self.end_transitions
+        first, transitions = self.decoding_scores() if decoding else (self.start_transitions, self.transitions)
+        last = self.end_transitions
         if reverse:
             emissions, mask, transitions, first, last = emissions.flip(1), mask.flip(1), transitions.T, last, first
         identity = torch.arange(self.num_tags, device=emissions.device).expand(emissions.size(0), -1)
@@ -101,10 +142,10 @@ class LinearChainCRF(nn.Module):
 
     def viterbi(self, emissions: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """
-        The best tag sequence of each row: `(batch, time)` tag ids (-100 at masked positions) and its score
+        The best allowed tag sequence of each row: `(batch, time)` tag ids (-100 at masked positions) and its score
         `(batch,)` (0 for a row without real tokens).
         """
-        best_scores, prefixes, pointers = self.chain_forward(emissions, mask, maximum)
+        best_scores, prefixes, pointers = self.chain_forward(emissions, mask, maximum, decoding=True)
         return self.backtrack(prefixes, pointers, mask), best_scores
 
     def backtrack(self, prefixes: torch.Tensor, pointers: list[torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
@@ -120,11 +161,12 @@ class LinearChainCRF(nn.Module):
         """
         Per token and tag, how far the best sequence that gives the token that tag falls short of the best sequence
         of all: `(batch, time, num_tags)` scores <= 0, 0 at the Viterbi tag (ties broken toward it, so the argmax
-        over tags is the Viterbi path exactly), 0 at masked positions. Also returns that path `(batch, time)`.
+        over tags is the Viterbi path exactly), -inf for a tag that no allowed sequence gives the token, 0 at masked
+        positions. Also returns that path `(batch, time)`.
         """
-        best_scores, prefixes, pointers = self.chain_forward(emissions, mask, maximum)
+        best_scores, prefixes, pointers = self.chain_forward(emissions, mask, maximum, decoding=True)
         path = self.backtrack(prefixes, pointers, mask)
-        suffixes = self.chain_forward(emissions, mask, maximum, reverse=True)[1]
+        suffixes = self.chain_forward(emissions, mask, maximum, reverse=True, decoding=True)[1]
         # Both the best prefix ending in a tag and the best suffix starting with it count its emission.
         through = prefixes + suffixes - emissions.float() - best_scores[:, None, None]
         on_path = nn.functional.one_hot(path.clamp(min=0), self.num_tags).bool()

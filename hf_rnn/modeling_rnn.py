@@ -31,7 +31,7 @@ from transformers.utils import can_return_tuple
 from .cache_rnn import CACHE_NAME, RecurrentCache, output_state, state_argument, state_output
 from .characters_rnn import CharacterWordEncoder
 from .configuration_rnn import RNNConfig
-from .crf_rnn import NOT_SCORED, LinearChainCRF
+from .crf_rnn import NOT_SCORED, LinearChainCRF, iob2_forbidden
 
 # The cell is a config string mapped to the fused torch module, as in PyTorch's word-language-model example.
 CELL_MODULES = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn_tanh": nn.RNN, "rnn_relu": nn.RNN}
@@ -860,7 +860,8 @@ class RNNForTokenClassification(RNNPreTrainedModel):
       score of the best tag sequence through that tag minus that of the best sequence overall (<= 0). Their argmax
       is the Viterbi path, which `pipeline("token-classification")` and the Trainer's metrics read; their softmax
       is a confidence in that choice, not a probability. In training mode the logits are the emission scores
-      (decoding would be wasted work). `decode` returns the path itself.
+      (decoding would be wasted work). `decode` returns the path itself. With `config.crf_constraints="iob2"`,
+      decoding only outputs IOB2-valid sequences.
     """
 
     # Trainer passes `num_items_in_batch`, so gradient accumulation weighs every token as one large batch would.
@@ -872,7 +873,10 @@ class RNNForTokenClassification(RNNPreTrainedModel):
         self.model = RNNModel(config)
         self.output_dropout = SequenceDropout(config.output_dropout, locked=config.locked_dropout)
         self.classifier = nn.Linear(self.model.rnn.output_size, config.num_labels)
-        self.crf = LinearChainCRF(config.num_labels) if config.crf else None
+        self.crf = None
+        if config.crf:
+            tags = [config.id2label[index] for index in range(config.num_labels)]
+            self.crf = LinearChainCRF(config.num_labels, *(iob2_forbidden(tags) if config.crf_constraints else ()))
         self.post_init()
 
     def emission_scores(

@@ -198,7 +198,8 @@ def test_the_tagging_task_builds_a_crf_char_tagger_that_spells_its_vocabulary():
     tokenizer = train_tokenizer(zen_of_python().splitlines(), kind="word")
     model_args = ModelArguments(task="token-classification", hidden_size=8, crf=True, char_features="cnn")
     model = new_tagger(model_args, tokenizer, ["B-X", "I-X", "O"])
-    assert model.config.crf and model.config.char_encoder == "cnn" and model.config.bidirectional
+    assert model.config.crf and model.config.crf_constraints == "iob2" and model.config.bidirectional
+    assert model.config.char_encoder == "cnn" and model.crf.forbidden_starts == [1]  # I-X
     assert model.config.char_alphabet == spelling_alphabet(token_spellings(tokenizer))
     table = model.model.char_encoder.spellings
     beautiful = tokenizer.convert_tokens_to_ids("Beautiful")

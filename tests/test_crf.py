@@ -10,7 +10,7 @@ import torch
 from helpers import seeded, tiny_config
 
 from hf_rnn import RNNForTokenClassification
-from hf_rnn.crf_rnn import LinearChainCRF
+from hf_rnn.crf_rnn import LinearChainCRF, iob2_forbidden
 
 NUM_TAGS, TIME = 3, 5
 # Rows of a padded batch: no padding, left, right, holes, one token, none.
@@ -109,6 +109,38 @@ def test_a_real_token_labelled_minus_100_is_a_chain_link_with_its_tag_summed_ove
     # Not the chain of the labelled tokens alone (3 links): the unlabelled tokens' emissions and transitions count.
     compact = crf.negative_log_likelihood(emissions[:1, [0, 2, 4]], MASK[:1, :3], labels[:, [0, 2, 4]])
     assert not torch.allclose(nll, compact)
+
+
+IOB2_TAGS = ["O", "B-X", "I-X"]
+
+
+def test_iob2_forbids_inside_tags_first_or_after_another_entity_or_outside():
+    starts, transitions = iob2_forbidden(["O", "B-PER", "I-PER", "B-LOC", "I-LOC"])
+    assert starts == [2, 4]
+    assert sorted(transitions) == [(0, 2), (0, 4), (1, 4), (2, 4), (3, 2), (4, 2)]
+
+
+@torch.no_grad()
+def test_constrained_decoding_equals_brute_force_over_the_allowed_sequences_only(crf, emissions):
+    constrained = LinearChainCRF(NUM_TAGS, *iob2_forbidden(IOB2_TAGS))
+    constrained.load_state_dict(crf.state_dict())
+    path, best = constrained.viterbi(emissions, MASK)
+    marginals, marginal_path = constrained.max_marginals(emissions, MASK)
+    assert torch.equal(marginal_path, path)
+    unconstrained_path = crf.viterbi(emissions, MASK)[0]
+    assert not torch.equal(path, unconstrained_path)  # guard: the rule changes some decision
+    for row in range(len(MASK) - 1):
+        positions, sequences, scores = every_sequence(crf, emissions, row)
+        allowed = torch.tensor(
+            [tags[0] != 2 and all(b != 2 or a != 0 for a, b in zip(tags, tags[1:])) for tags in sequences]
+        )
+        best_allowed = scores.masked_fill(~allowed, float("-inf"))
+        assert path[row, positions].tolist() == list(sequences[best_allowed.argmax()])
+        torch.testing.assert_close(best[row], best_allowed.max())
+        assert marginals[row, positions].argmax(-1).tolist() == path[row, positions].tolist()
+    assert marginals[0, 0, 2] == float("-inf")  # no allowed sequence starts inside an entity
+    # Training's likelihood keeps every sequence (a gold sequence breaking the rule costs a finite loss).
+    torch.testing.assert_close(constrained.log_partition(emissions, MASK), crf.log_partition(emissions, MASK))
 
 
 def test_likelihood_gradients_are_finite_with_unlabelled_tokens_and_padding(crf, emissions):
@@ -210,6 +242,35 @@ def test_a_saved_crf_tagger_reloads_its_transitions_and_decodes_the_same(tagger,
 def test_crf_is_validated_as_a_flag():
     with pytest.raises(ValueError, match="crf="):
         tiny_config(crf="yes")
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"crf": True, "crf_constraints": "bio"}, "crf_constraints='bio' is not supported"),
+        ({"crf_constraints": "iob2"}, "needs crf=True"),
+        ({"crf": True, "crf_constraints": "iob2", "id2label": {0: "O", 1: "PER"}}, "IOB2"),
+        ({"crf": True, "crf_constraints": "iob2", "id2label": {0: "I-X"}}, "start a sentence"),
+    ],
+)
+def test_crf_constraints_are_validated_naming_the_field(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        tiny_config(**{"id2label": dict(enumerate(IOB2_TAGS)), **overrides})
+
+
+@torch.no_grad()
+def test_an_iob2_constrained_tagger_never_decodes_inside_after_outside_and_reloads_so(tmp_path):
+    config = tiny_config(num_labels=3, id2label=dict(enumerate(IOB2_TAGS)), crf=True, crf_constraints="iob2")
+    model = seeded(RNNForTokenClassification, config)
+    model.crf.transitions[0, 2] = 5.0  # the rule alone must keep O -> I-X out
+    model.crf.start_transitions[2] = 5.0
+    model.save_pretrained(tmp_path)
+    input_ids = torch.randint(4, 30, (8, 7), generator=torch.Generator().manual_seed(0))
+    for tagger in (model, RNNForTokenClassification.from_pretrained(tmp_path)):
+        path = tagger.decode(input_ids)
+        assert torch.all(path[:, 0] != 2)
+        assert not torch.any((path[:, :-1] == 0) & (path[:, 1:] == 2))
+        assert torch.equal(tagger(input_ids).logits.argmax(-1), path)
 
 
 # A tag that only the next token decides: a determiner is B- before a name and O before anything else. A

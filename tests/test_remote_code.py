@@ -41,11 +41,19 @@ MODELS = {
         {"cell": "rnn_tanh", "bidirectional": True, "num_labels": 4},
     ),
     "base_model": (RNNModel, "AutoModel", {"cell": "lstm", "proj_size": 5, "embedding_size": 7}),
-    # BiLSTM-CNN-CRF: the CRF's transitions and the spellings table are weights of the saved folder.
+    # BiLSTM-CNN-CRF: the CRF's transitions and the spellings table are weights of the saved folder; the IOB2 rule
+    # comes from the config.
     "crf_char_tagger": (
         RNNForTokenClassification,
         "AutoModelForTokenClassification",
-        {"bidirectional": True, "num_labels": 4, "crf": True, "char_encoder": "cnn", "char_alphabet": "abcdefgh"},
+        {
+            "bidirectional": True,
+            "id2label": {0: "O", 1: "B-X", 2: "I-X", 3: "B-Y"},
+            "crf": True,
+            "crf_constraints": "iob2",
+            "char_encoder": "cnn",
+            "char_alphabet": "abcdefgh",
+        },
     ),
 }
 # The char tagger's vocabulary: ids 0-3 special (no spelling), then words of the alphabet.
@@ -263,6 +271,7 @@ def test_remote_token_classifier_logits_are_identical(reference, remote):
 
 
 def test_remote_crf_char_tagger_logits_and_viterbi_path_are_identical(reference, remote):
+    assert remote["crf_tagger_logits"].shape == (2, len(INPUT_IDS[0]), 4)
     assert_bitwise_equal(remote["crf_tagger_logits"], reference["crf_tagger_logits"])
     assert torch.equal(remote["crf_tagger_path"], reference["crf_tagger_path"])
     real = torch.tensor(ATTENTION_MASK).bool()

@@ -10,7 +10,6 @@ bidirectional tagger; `crf` and `char_features` make it a BiLSTM-CRF (Lample et 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from transformers import (
 )
 
 from ..characters_rnn import spelling_alphabet
-from ..configuration_rnn import CHAR_ENCODERS
+from ..configuration_rnn import CHAR_ENCODERS, IOB2_TAG
 from ..data import (
     check_columns,
     check_nonempty_column,
@@ -51,8 +50,6 @@ from .models import check_saved_model, continue_or_build, load_or_train_tokenize
 from .sequence_classification import CLASSIFICATION_DEFAULTS, DROPOUT_REGULARIZERS
 
 logger = logging.getLogger(__name__)
-
-IOB2_TAG = re.compile(r"O|[BI]-\S+")
 
 
 class TokenClassificationTask(Task):
@@ -164,8 +161,8 @@ class TokenClassificationTask(Task):
 
 def new_tagger(model_args, tokenizer: PreTrainedTokenizerBase, labels: list[str]) -> RNNForTokenClassification:
     """
-    A new tagger from the model arguments: bidirectional unless told otherwise, with the CRF and the character
-    features they ask for (the spellings of the tokenizer's vocabulary filled in).
+    A new tagger from the model arguments: bidirectional unless told otherwise, with the CRF (decoding IOB2-valid
+    sequences only) and the character features they ask for (the spellings of the tokenizer's vocabulary filled in).
     """
     char_fields, spellings = {}, None
     if model_args.char_features != "none":
@@ -179,6 +176,7 @@ def new_tagger(model_args, tokenizer: PreTrainedTokenizerBase, labels: list[str]
         id2label=dict(enumerate(labels)),
         label2id={label: i for i, label in enumerate(labels)},
         crf=model_args.crf,
+        crf_constraints="iob2" if model_args.crf else None,  # the task's tags are IOB2 (check_iob2_tags)
         **char_fields,
     )
     model = RNNForTokenClassification(config)

@@ -119,7 +119,7 @@ class ModelArguments:
         default=False,
         metadata={
             "help": "New token-classification model: a linear-chain CRF output layer (BiLSTM-CRF): trained on whole "
-            "tag sequences, decoded by Viterbi."
+            "tag sequences, decoded by Viterbi among the IOB2-valid ones."
         },
     )
     char_features: str = field(
