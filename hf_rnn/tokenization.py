@@ -21,7 +21,7 @@ from tokenizers import (
     processors,
     trainers,
 )
-from transformers import PreTrainedTokenizerFast
+from transformers import PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 __all__ = [
     "BOS_TOKEN",
@@ -30,6 +30,7 @@ __all__ = [
     "SPECIAL_TOKENS",
     "TOKENIZER_KINDS",
     "UNK_TOKEN",
+    "token_spellings",
     "train_tokenizer",
 ]
 
@@ -180,3 +181,16 @@ def train_tokenizer(
         # The default clean-up removes spaces before punctuation, breaking round trips.
         clean_up_tokenization_spaces=False,
     )
+
+
+def token_spellings(tokenizer: PreTrainedTokenizerBase) -> list[str]:
+    """
+    Every token id's text as it decodes, without the prefix space (`" EU"`, byte-level `"ĠEU"` -> `"EU"`), and ""
+    for special tokens: the spellings that character-level word features read (`CharacterWordEncoder.set_spellings`).
+    """
+    special = set(tokenizer.all_special_ids)
+    tokens = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    return [
+        "" if token_id in special else tokenizer.convert_tokens_to_string([token]).strip()
+        for token_id, token in enumerate(tokens)
+    ]

@@ -211,6 +211,14 @@ def test_shape_flags_cannot_reshape_a_saved_model(capsys, tmp_path):
     assert "--hidden_size cannot be combined with --model_name_or_path" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flags", [["--crf"], ["--char_features", "lstm"]])
+def test_tagger_options_cannot_reshape_a_saved_tagger(capsys, tmp_path, flags):
+    with pytest.raises(SystemExit) as stopped:
+        run_train_script(["--task", "token-classification", "--model_name_or_path", str(tmp_path), *flags])
+    assert stopped.value.code == 2
+    assert f"{flags[0]} cannot be combined with --model_name_or_path" in capsys.readouterr().err
+
+
 # hf_rnn/data.py
 
 

@@ -99,6 +99,8 @@ def runs(tmp_path_factory) -> dict[str, ScriptRun]:
         "classification_csv": [*classification, "--train_file", "train.csv", "--validation_file", "validation.csv",
                                "--text_column", "text", "--label_column", "sentiment"],
         "tagging_conll": [*tagging, "--train_file", "eng.train", "--validation_file", "eng.testa"],
+        "tagging_crf_chars": [*tagging, "--train_file", "eng.train", "--validation_file", "eng.testa", "--crf",
+                              "--char_features", "cnn"],
         "translation_parallel_text": [*translation, "--train_source_file", "train.de.gz", "--train_target_file",
                                       "train.en.gz", "--validation_source_file", "val.de", "--validation_target_file",
                                       "val.en", "--source_lang", "de", "--target_lang", "en"],
@@ -168,6 +170,27 @@ def test_tagger_folder_loads_and_tags_running_text_in_the_pipeline(runs):
     tagger = pipeline("token-classification", model=str(out))
     tags = tagger("Mr. Lincoln lives in Paris .")
     assert len(tags) <= 7 and all(tag["entity"] in tagger.model.config.label2id for tag in tags)
+
+
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
+def test_crf_char_tagger_run_saves_its_crf_and_spellings_and_tags_in_the_pipeline(runs):
+    out = succeeded(runs["tagging_crf_chars"])
+    results = assert_complete_folder(
+        out, "RNNForTokenClassification", "AutoModelForTokenClassification", "modeling_rnn.py"
+    )
+    assert 0 <= results["eval_f1"] <= 1
+    assert (out / "crf_rnn.py").is_file() and (out / "characters_rnn.py").is_file()
+    model = AutoModelForTokenClassification.from_pretrained(out)
+    assert model.config.crf is True and model.config.char_encoder == "cnn"
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    peter = tokenizer.convert_tokens_to_ids("Peter")
+    spelt = "".join(model.config.char_alphabet[i - 2] for i in model.model.char_encoder.spellings[peter] if i)
+    assert spelt == "Peter"
+    text = "Peter Blackburn rejects EU"
+    entities = pipeline("token-classification", model=str(out))(text)
+    path = model.decode(**tokenizer(text, return_tensors="pt"))[0]
+    tags = [model.config.id2label[t] for t in path.tolist()]
+    assert [e["entity"] for e in entities] == [tag for tag in tags if tag != "O"]
 
 
 @pytest.mark.slow  # trains in subprocesses (the module's `runs`)

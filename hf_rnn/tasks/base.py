@@ -64,6 +64,8 @@ class Task:
     card_shows_labels: ClassVar[bool] = False  # the card lists the config's id2label
     # The AWD-LSTM regularizer fields (ModelArguments) this task's model uses; others are refused if set.
     regularizers: ClassVar[tuple[str, ...]] = ()
+    # The tagger's options (ModelArguments `crf`, `char_features`) this task's model uses; others are refused if set.
+    tagger_options: ClassVar[tuple[str, ...]] = ()
 
     def check_arguments(
         self, model_args: ModelArguments, data_args: DataArguments, training_args: Seq2SeqTrainingArguments

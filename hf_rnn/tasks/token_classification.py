@@ -2,13 +2,14 @@
 
 Data: a Hub dataset, CoNLL-style files or .json/.jsonl with word and tag lists, or generated entity sentences where
 context decides the tag (`hf_rnn.demo_data`). Metrics: entity precision, recall and F1 per type (the shipped
-`seqeval_f1` metric, strict IOB2). After training: `eval_predictions.txt` (word, tag, predicted tag).
+`seqeval_f1` metric, strict IOB2). After training: `eval_predictions.txt` (word, tag, predicted tag). Model: a
+bidirectional tagger; `crf` and `char_features` make it a BiLSTM-CRF (Lample et al. 2016) or BiLSTM-CNN-CRF (Ma & Hovy
+2016).
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -18,8 +19,11 @@ from transformers import (
     AutoModelForTokenClassification,
     DataCollatorForTokenClassification,
     EvalPrediction,
+    PreTrainedTokenizerBase,
 )
 
+from ..characters_rnn import spelling_alphabet
+from ..configuration_rnn import CHAR_ENCODERS, IOB2_TAG
 from ..data import (
     check_columns,
     check_nonempty_column,
@@ -30,6 +34,7 @@ from ..data import (
 from ..demo_data import default_token_classification_datasets
 from ..metrics import load_metric
 from ..modeling_rnn import RNNForTokenClassification
+from ..tokenization import token_spellings
 from .base import Task, TaskSetup, check_number, task_datasets
 from .labels import (
     argmax_logits,
@@ -43,8 +48,6 @@ from .models import check_saved_model, continue_or_build, load_or_train_tokenize
 from .sequence_classification import CLASSIFICATION_DEFAULTS, DROPOUT_REGULARIZERS
 
 logger = logging.getLogger(__name__)
-
-IOB2_TAG = re.compile(r"O|[BI]-\S+")
 
 
 class TokenClassificationTask(Task):
@@ -60,11 +63,17 @@ class TokenClassificationTask(Task):
     }
     card_shows_labels = True
     regularizers = DROPOUT_REGULARIZERS
+    tagger_options = ("crf", "char_features")
     training_defaults = CLASSIFICATION_DEFAULTS
 
     def check_arguments(self, model_args, data_args, training_args) -> None:
         super().check_arguments(model_args, data_args, training_args)
         check_number("max_seq_length", data_args.max_seq_length, 1, what="a whole number of tokens")
+        if model_args.char_features not in ("none", *CHAR_ENCODERS):
+            raise ValueError(
+                f"char_features={model_args.char_features!r} is not supported; choose one of "
+                f"{', '.join(map(repr, ('none', *CHAR_ENCODERS)))}."
+            )
 
     def prepare(self, model_args, data_args, training_args) -> TaskSetup:
         check_saved_model(self, model_args)
@@ -89,20 +98,7 @@ class TokenClassificationTask(Task):
         words = [word for words in raw_datasets["train"][tokens_column] for word in words]
         tokenizer = load_or_train_tokenizer(model_args, Dataset.from_dict({"word": words}), "word")
         model = continue_or_build(
-            self,
-            model_args,
-            tokenizer,
-            labels,
-            lambda: RNNForTokenClassification(
-                new_rnn_config(
-                    model_args,
-                    tokenizer,
-                    bidirectional=model_args.bidirectional is not False,
-                    num_labels=len(labels),
-                    id2label=dict(enumerate(labels)),
-                    label2id=label2id,
-                )
-            ),
+            self, model_args, tokenizer, labels, lambda: new_tagger(model_args, tokenizer, labels)
         )
 
         def encode(examples: dict[str, list]) -> dict[str, list]:
@@ -161,6 +157,32 @@ class TokenClassificationTask(Task):
             preprocess_logits_for_metrics=argmax_logits,
             after_training=predictions_writer(training_args.output_dir, last_predictions, write_predictions),
         )
+
+
+def new_tagger(model_args, tokenizer: PreTrainedTokenizerBase, labels: list[str]) -> RNNForTokenClassification:
+    """
+    A new tagger from the model arguments: bidirectional unless told otherwise, with the CRF (decoding IOB2-valid
+    sequences only) and the character features they ask for (the spellings of the tokenizer's vocabulary filled in).
+    """
+    char_fields, spellings = {}, None
+    if model_args.char_features != "none":
+        spellings = token_spellings(tokenizer)
+        char_fields = {"char_encoder": model_args.char_features, "char_alphabet": spelling_alphabet(spellings)}
+    config = new_rnn_config(
+        model_args,
+        tokenizer,
+        bidirectional=model_args.bidirectional is not False,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+        crf=model_args.crf,
+        crf_constraints="iob2" if model_args.crf else None,  # the task's tags are IOB2 (check_iob2_tags)
+        **char_fields,
+    )
+    model = RNNForTokenClassification(config)
+    if spellings is not None:
+        model.model.char_encoder.set_spellings(spellings)
+    return model
 
 
 def check_iob2_tags(tags: Iterable[str], parameter: str) -> None:
