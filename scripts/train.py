@@ -36,8 +36,10 @@ from transformers import HfArgumentParser, set_seed
 
 from hf_rnn.model_card import (
     card_hyperparameters,
+    card_license,
     describe_data,
     hub_base_model,
+    hub_dataset,
     push_with_model_card,
     training_command,
     write_model_card,
@@ -169,13 +171,14 @@ def main() -> None:
             task=task.name,
             model=trainer.model,
             metrics=metrics,
-            dataset_name=data_args.dataset_name,
+            dataset_name=hub_dataset(data_args.dataset_name),
             dataset_config_name=data_args.dataset_config_name,
             dataset_description=describe_data(task.name, data_args.dataset_name, data_files),
             training_command=training_command(),
             hyperparameters=card_hyperparameters(training_args),
             repo_id=training_args.hub_model_id,
             base_model=hub_base_model(model_args.model_name_or_path),
+            license=card_license(model_args.license, model_args.model_name_or_path),
         )
     if training_args.push_to_hub:
         push_with_model_card(trainer, card)  # every rank: Trainer.push_to_hub synchronises them

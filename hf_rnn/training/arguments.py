@@ -59,7 +59,7 @@ REGULARIZERS = (
 
 @dataclass
 class ModelArguments:
-    """Which task, which model (new or saved), and which tokenizer."""
+    """Which task, which model (new or saved), which tokenizer, and the model card's license."""
 
     task: str = field(
         default="causal-lm",
@@ -130,6 +130,13 @@ class ModelArguments:
     )
     tokenizer_vocab_size: int = field(
         default=8000, metadata={"help": "New tokenizer: vocabulary cap, special tokens included."}
+    )
+    license: str | None = field(
+        default=None,
+        metadata={
+            "help": "The model card's license, a Hub license id such as apache-2.0 or mit (default: the license on "
+            "the card of a local --model_name_or_path; else the card has none, as the choice is yours)."
+        },
     )
 
 
