@@ -159,7 +159,8 @@ def main() -> None:
     trainer.save_metrics("eval", metrics)
 
     if trainer.is_world_process_zero():
-        plot_loss(trainer.state.log_history, Path(training_args.output_dir) / "loss.png")
+        loss_png = Path(training_args.output_dir) / "loss.png"
+        plot_loss(trainer.state.log_history, loss_png, ylabel=task.loss_label(trainer.model.config))
     setup.after_training(trainer)
 
     # The model card last, so that it reports the final metrics and the push carries every output file.

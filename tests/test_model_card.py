@@ -35,6 +35,7 @@ from hf_rnn.model_card import (
     training_command,
     write_model_card,
 )
+from hf_rnn.plots import plot_loss
 from hf_rnn.tasks import TASKS as TASK_REGISTRY
 
 REPO_ID = "someone/my-rnn"
@@ -230,7 +231,7 @@ def test_training_command_names_the_launcher_and_quotes_arguments(monkeypatch):
     assert training_command(argv).startswith("accelerate launch scripts/train.py ")
 
 
-# What a card says about a training run: transformers' own wording, and nothing it cannot claim.
+# What a card says about a training run: transformers' own wording, what it does not claim, the loss plot's unit.
 
 
 def test_hyperparameters_are_those_of_transformers_cards_with_plain_values(tmp_path):
@@ -303,6 +304,31 @@ def test_the_card_shows_the_regularizers_its_task_uses(task):
     for name, value in values.items():
         shown = f"| {name} | {value} |" in card.text
         assert shown == (name in TASK_REGISTRY[task].regularizers), name
+
+
+@pytest.mark.parametrize(
+    ("task", "config_changes", "label"),
+    [
+        ("causal-lm", {}, "loss (nats per token)"),
+        ("causal-lm", {"activation_regularization": 2.0}, "loss (nats per token; training adds the AR/TAR penalties)"),
+        ("sequence-classification", {}, "loss (cross-entropy, nats per example)"),
+        ("sequence-classification", {"problem_type": "regression"}, "loss (squared error per example)"),
+        ("token-classification", {}, "loss (nats per labelled token)"),
+        ("translation", {}, "loss (nats per target token)"),
+        ("time-series-forecasting", {}, "loss (squared error per value, standardized)"),
+        ("time-series-forecasting", {"distribution_output": "student_t"},
+         "loss (negative log-likelihood per value, standardized)"),
+    ],
+)  # fmt: skip
+def test_the_loss_plot_says_what_the_task_loss_measures(tmp_path, task, config_changes, label):
+    config = build(task).config
+    for name, value in config_changes.items():
+        setattr(config, name, value)
+    assert TASK_REGISTRY[task].loss_label(config) == label
+    history = [{"step": 1, "loss": 0.9}, {"step": 2, "loss": 0.7}, {"step": 2, "eval_loss": 0.8}]
+    figure = plot_loss(history, tmp_path / "loss.png", ylabel=label)
+    assert figure.axes[0].get_ylabel() == label
+    assert (tmp_path / "loss.png").is_file()
 
 
 @pytest.mark.slow  # trains in a subprocess

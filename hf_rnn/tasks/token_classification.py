@@ -69,6 +69,9 @@ class TokenClassificationTask(Task):
         super().check_arguments(model_args, data_args, training_args)
         check_number("max_seq_length", data_args.max_seq_length, 1, what="a whole number of tokens")
 
+    def loss_label(self, config) -> str:
+        return "loss (nats per labelled token)"
+
     def prepare(self, model_args, data_args, training_args) -> TaskSetup:
         check_saved_model(self, model_args)
         raw_datasets = task_datasets(data_args, load_tagging_datasets)

@@ -84,6 +84,9 @@ class TranslationTask(Task):
         if training_args.generation_num_beams is not None:
             check_number("generation_num_beams", training_args.generation_num_beams, 1, what="a whole number")
 
+    def loss_label(self, config) -> str:
+        return "loss (nats per target token)"
+
     def prepare(self, model_args, data_args, training_args) -> TaskSetup:
         check_saved_model(self, model_args)
         raw_datasets = load_translation_datasets(data_args)
