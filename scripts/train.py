@@ -54,6 +54,7 @@ from hf_rnn.training import (
     check_checkpoint_fits,
     check_output_dir,
     check_run_arguments,
+    hide_shard_writing_bars,
     keep_hub_token_out_of_files,
     latest_complete_checkpoint,
     parse_arguments,
@@ -113,6 +114,7 @@ def main() -> None:
     transformers.utils.logging.set_verbosity(log_level)
     transformers.utils.logging.enable_default_handler()
     transformers.utils.logging.enable_explicit_format()
+    hide_shard_writing_bars()  # one per checkpoint, inside the training bar
     logger.info(f"Task {task.name}, output to {training_args.output_dir}")
     if resume is not None:
         logger.info(f"Resuming from {resume} (its tokenizer, weights, optimizer and step)")

@@ -62,6 +62,7 @@ def runs(tmp_path_factory) -> dict[str, ScriptRun]:
         "missing_train_file": [*TINY_RUN, "--train_file", "no_such_file.txt"],
         "unknown_task": [*TINY_RUN, "--task", "summarize-poems"],
         "sequence_classifier_folder": [*TINY_RUN, "--model_name_or_path", str(classifier)],
+        "checkpoints": [*TINY_RUN, *TINY_MODEL, "--save_strategy", "steps", "--save_steps", "2"],
     }
     return run_scripts_concurrently(root, arguments)
 
@@ -156,6 +157,15 @@ def test_user_error_exits_with_one_message_naming_the_flag_before_training(runs,
         assert expected in error_lines[0]
     assert not (run.output_dir / "model.safetensors").exists()
     assert not run.output_dir.exists()
+
+
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
+def test_console_shows_the_training_bar_and_no_bar_per_checkpoint(runs):
+    run = runs["checkpoints"]
+    out = succeeded(run)
+    assert sorted(path.name for path in out.glob("checkpoint-*")) == ["checkpoint-6"]  # saved at 2, 4, 6; one kept
+    assert "6/6 [" in run.stderr  # Trainer's training bar, at its end
+    assert "Writing model shards" not in run.stderr  # transformers' bar at each save_pretrained
 
 
 # In-process checks of the script's argument handling (no training).
