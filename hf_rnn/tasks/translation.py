@@ -8,6 +8,7 @@ metric). After training: `generated_predictions.txt` and a few sample translatio
 
 from __future__ import annotations
 
+import copy
 import logging
 from pathlib import Path
 
@@ -155,8 +156,24 @@ class TranslationTask(Task):
             data_collator=DataCollatorForSeq2Seq(tokenizer, model=model),
             compute_metrics=compute_metrics,
             after_training=predictions_writer(training_args.output_dir, last_predictions, write_translations),
-            trainer_class=Seq2SeqTrainer,
+            trainer_class=TranslationTrainer,
         )
+
+
+class TranslationTrainer(Seq2SeqTrainer):
+    """
+    `Seq2SeqTrainer` that leaves the model's generation config as it found it. After each generate, transformers'
+    `prediction_step` (5.21 to 5.24) fills every unset field of `model.generation_config` with the library defaults,
+    `max_length=20` among them; beside our `max_new_tokens`, every later generate then warns that both are set (at
+    every evaluation, and for whoever loads the saved model, whose generation_config.json carried both).
+    """
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None, **gen_kwargs):
+        generation_config = copy.deepcopy(self.model.generation_config)
+        try:
+            return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys=ignore_keys, **gen_kwargs)
+        finally:
+            self.model.generation_config = generation_config
 
 
 def build_translation_model(model_args, tokenizer: PreTrainedTokenizerBase) -> RNNSeq2SeqForConditionalGeneration:
