@@ -36,8 +36,10 @@ from transformers import HfArgumentParser, set_seed
 
 from hf_rnn.model_card import (
     card_hyperparameters,
+    card_license,
     describe_data,
     hub_base_model,
+    hub_dataset,
     push_with_model_card,
     training_command,
     write_model_card,
@@ -52,6 +54,7 @@ from hf_rnn.training import (
     check_checkpoint_fits,
     check_output_dir,
     check_run_arguments,
+    hide_shard_writing_bars,
     keep_hub_token_out_of_files,
     latest_complete_checkpoint,
     parse_arguments,
@@ -111,6 +114,7 @@ def main() -> None:
     transformers.utils.logging.set_verbosity(log_level)
     transformers.utils.logging.enable_default_handler()
     transformers.utils.logging.enable_explicit_format()
+    hide_shard_writing_bars()  # one per checkpoint, inside the training bar
     logger.info(f"Task {task.name}, output to {training_args.output_dir}")
     if resume is not None:
         logger.info(f"Resuming from {resume} (its tokenizer, weights, optimizer and step)")
@@ -157,7 +161,8 @@ def main() -> None:
     trainer.save_metrics("eval", metrics)
 
     if trainer.is_world_process_zero():
-        plot_loss(trainer.state.log_history, Path(training_args.output_dir) / "loss.png")
+        loss_png = Path(training_args.output_dir) / "loss.png"
+        plot_loss(trainer.state.log_history, loss_png, ylabel=task.loss_label(trainer.model.config))
     setup.after_training(trainer)
 
     # The model card last, so that it reports the final metrics and the push carries every output file.
@@ -169,13 +174,14 @@ def main() -> None:
             task=task.name,
             model=trainer.model,
             metrics=metrics,
-            dataset_name=data_args.dataset_name,
+            dataset_name=hub_dataset(data_args.dataset_name),
             dataset_config_name=data_args.dataset_config_name,
             dataset_description=describe_data(task.name, data_args.dataset_name, data_files),
             training_command=training_command(),
             hyperparameters=card_hyperparameters(training_args),
             repo_id=training_args.hub_model_id,
             base_model=hub_base_model(model_args.model_name_or_path),
+            license=card_license(model_args.license, model_args.model_name_or_path),
         )
     if training_args.push_to_hub:
         push_with_model_card(trainer, card)  # every rank: Trainer.push_to_hub synchronises them

@@ -206,6 +206,9 @@ def test_translation_default_run_reports_bleu_and_chrf_and_samples(runs):
     assert generation_config["num_beams"] == 2 and generation_config["max_length"] == 9
     assert generation_config.get("max_new_tokens") is None
     assert generation_config["decoder_start_token_id"] == 2 and generation_config["eos_token_id"] == 3
+    # Evaluation left it as the task set it: no max_length beside max_new_tokens, so no warning that both are set.
+    assert "max_length" not in generation_config
+    assert "Both `max_new_tokens`" not in run.stderr
     assert len((out / "generated_predictions.txt").read_text().splitlines()) == 8
     samples = (out / "samples.txt").read_text()
     assert samples.count("=== sample ") == 2 and "reference:" in samples

@@ -79,6 +79,10 @@ class CausalLMTask(Task):
         if data_args.num_sample_generations > 0:
             check_number("sample_max_new_tokens", data_args.sample_max_new_tokens, 1, what="a whole number of tokens")
 
+    def loss_label(self, config) -> str:
+        penalties = config.activation_regularization or config.temporal_activation_regularization
+        return "loss (nats per token" + ("; training adds the AR/TAR penalties)" if penalties else ")")
+
     def prepare(self, model_args, data_args, training_args) -> TaskSetup:
         check_saved_model(self, model_args)  # fail before loading any data
         raw_datasets = load_lm_datasets(

@@ -74,6 +74,13 @@ class SequenceClassificationTask(Task):
         super().check_arguments(model_args, data_args, training_args)
         check_number("max_seq_length", data_args.max_seq_length, 1, what="a whole number of tokens")
 
+    def loss_label(self, config) -> str:
+        # transformers' sequence-classification loss, chosen by `problem_type`: each a mean over the batch
+        return {
+            "regression": "loss (squared error per example)",
+            "multi_label_classification": "loss (binary cross-entropy per label, nats)",
+        }.get(config.problem_type, "loss (cross-entropy, nats per example)")
+
     def prepare(self, model_args, data_args, training_args) -> TaskSetup:
         check_saved_model(self, model_args)
         raw_datasets = task_datasets(data_args, load_classification_datasets)

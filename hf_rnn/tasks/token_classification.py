@@ -75,6 +75,9 @@ class TokenClassificationTask(Task):
                 f"{', '.join(map(repr, ('none', *CHAR_ENCODERS)))}."
             )
 
+    def loss_label(self, config) -> str:
+        return "loss (nats per labelled token)"
+
     def prepare(self, model_args, data_args, training_args) -> TaskSetup:
         check_saved_model(self, model_args)
         raw_datasets = task_datasets(data_args, load_tagging_datasets)

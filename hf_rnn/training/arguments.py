@@ -13,7 +13,8 @@ import argparse
 import json
 import math
 import os
-from dataclasses import dataclass, field
+import sys
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -63,7 +64,9 @@ TAGGER_OPTIONS = ("crf", "char_features")
 
 @dataclass
 class ModelArguments:
-    """Which task, which model (new or saved), and which tokenizer."""
+    """Which task, which model (new or saved), which tokenizer, and the model card's license."""
+
+    _argument_group_name = "task, model and tokenizer (hf_rnn)"  # the heading of these flags in --help
 
     task: str = field(
         default="causal-lm",
@@ -151,6 +154,13 @@ class ModelArguments:
     tokenizer_vocab_size: int = field(
         default=8000, metadata={"help": "New tokenizer: vocabulary cap, special tokens included."}
     )
+    license: str | None = field(
+        default=None,
+        metadata={
+            "help": "The model card's license, a Hub license id such as apache-2.0 or mit (default: the license on "
+            "the card of a local --model_name_or_path; else the card has none, as the choice is yours)."
+        },
+    )
 
 
 @dataclass
@@ -160,6 +170,8 @@ class DataArguments:
     for causal-lm; generated data for the others, see `hf_rnn.demo_data`). Also --overwrite_output_dir, which
     transformers 5 no longer has.
     """
+
+    _argument_group_name = "data (hf_rnn)"
 
     dataset_name: str | None = field(
         default=None, metadata={"help": "A dataset on the Hugging Face Hub (needs the network)."}
@@ -263,10 +275,87 @@ class DataArguments:
     )
 
 
-def argument_parser() -> HfArgumentParser:
-    """The parser of a training run. The training arguments are `Seq2SeqTrainingArguments` for every task: a
-    superset of `TrainingArguments` whose generation fields only the translation task reads."""
-    return HfArgumentParser((ModelArguments, DataArguments, Seq2SeqTrainingArguments))
+# The training flags `--help` lists: what users of transformers' example scripts reach for most.
+# `--help_all` lists every flag of Seq2SeqTrainingArguments; all of them are accepted either way.
+TRAINING_HELP_FLAGS = (
+    "output_dir", "max_steps", "num_train_epochs", "per_device_train_batch_size", "per_device_eval_batch_size",
+    "gradient_accumulation_steps", "learning_rate", "lr_scheduler_type", "warmup_steps", "weight_decay",
+    "max_grad_norm", "logging_steps", "eval_steps", "save_steps", "resume_from_checkpoint", "do_predict",
+    "generation_num_beams", "seed", "bf16", "push_to_hub", "hub_model_id",
+)  # fmt: skip
+USAGE = "%(prog)s [--task TASK] [--FLAG VALUE ...]\n       %(prog)s config.json  (the same flags, as a JSON object)"
+TRAINING_DOCS = "https://huggingface.co/docs/transformers/main_classes/trainer#transformers.Seq2SeqTrainingArguments"
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """HfArgumentParser's formatter (each flag's default shown), with the description and epilog kept as written."""
+
+
+class _GroupedTrainingArguments(Seq2SeqTrainingArguments):
+    """Seq2SeqTrainingArguments with a heading in --help; only its fields are used (see `TrainArgumentParser`)."""
+
+    _argument_group_name = "training (transformers' Seq2SeqTrainingArguments)"
+
+
+class TrainArgumentParser(HfArgumentParser):
+    """
+    The `HfArgumentParser` of a training run, over `ModelArguments`, `DataArguments` and `Seq2SeqTrainingArguments`
+    (for every task: a superset of `TrainingArguments` whose generation fields only the translation task reads), each
+    under its own heading in that order. With some 200 training flags, `--help` lists hf_rnn's own flags and the
+    training flags in `TRAINING_HELP_FLAGS`; `--help_all` lists every flag. Every flag is accepted either way.
+    """
+
+    def __init__(self):
+        training_flags = sum(f.init for f in fields(Seq2SeqTrainingArguments))
+        super().__init__(
+            (ModelArguments, DataArguments, _GroupedTrainingArguments),
+            usage=USAGE,
+            description="Train an hf_rnn model (Elman RNN, LSTM or GRU) for a task with transformers' Trainer.",
+            epilog=f"Every one of the {training_flags} flags of transformers' Seq2SeqTrainingArguments is accepted; "
+            f"--help_all lists them all, and\n{TRAINING_DOCS}\nexplains them.",
+            formatter_class=_HelpFormatter,
+        )
+        # Parse into transformers' own class: Trainer pickles the arguments into training_args.bin, which must load
+        # without hf_rnn.
+        self.dataclass_types[-1] = Seq2SeqTrainingArguments
+        self.add_argument("--help_all", action=_FullHelpAction, help="show this help with every training flag and exit")
+        self._training_fields = {f.name for f in fields(Seq2SeqTrainingArguments)}
+
+    def format_help(self) -> str:
+        """The short help: hf_rnn's flags and the `TRAINING_HELP_FLAGS`."""
+        hidden = [
+            action
+            for action in self._actions
+            if action.dest in self._training_fields and action.dest not in TRAINING_HELP_FLAGS
+        ]
+        shown = [action.help for action in hidden]
+        for action in hidden:
+            action.help = argparse.SUPPRESS
+        try:
+            return super().format_help()
+        finally:
+            for action, text in zip(hidden, shown):
+                action.help = text
+
+    def format_full_help(self) -> str:
+        """The help with every flag."""
+        return super().format_help()
+
+
+class _FullHelpAction(argparse.Action):
+    """`--help_all`: print `format_full_help()` and exit, as argparse's `--help` prints its help."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        sys.stdout.write(parser.format_full_help())
+        parser.exit()
+
+
+def argument_parser() -> TrainArgumentParser:
+    """The parser of a training run (see `TrainArgumentParser`)."""
+    return TrainArgumentParser()
 
 
 def parse_arguments(
