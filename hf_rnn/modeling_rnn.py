@@ -48,6 +48,18 @@ def is_exporting() -> bool:
     return exporting is not None and exporting()
 
 
+def refuse_dynamic_length(length: int | torch.SymInt, loop: str, inputs: str) -> None:
+    """
+    While exporting, a clear error where a Python loop over time steps (`loop`) meets a dynamic length: the loop can
+    only unroll at the example's length, and torch.export would say no more than that a dimension was specialized.
+    """
+    if is_exporting() and isinstance(length, torch.SymInt):
+        raise ValueError(
+            f"{loop} is a loop over time steps that exports only at a fixed length: leave the time axis of {inputs} "
+            "out of dynamic_shapes (the other axes can stay dynamic)."
+        )
+
+
 def check_values(values: torch.Tensor, bad: torch.Tensor, message, unnamed: str = "a value") -> None:
     """
     The one value check of the inputs: a `ValueError` with `message(found)` if the bool tensor `bad` (shaped like
@@ -1066,6 +1078,9 @@ class RNNForTokenClassification(RNNPreTrainedModel):
         emissions, outputs, real = self.emission_scores(input_ids, attention_mask, inputs_embeds, output_hidden_states)
         if labels is not None:
             check_label_ids(labels, emissions.shape[:2], self.config.num_labels, "config.num_labels", "(batch, time)")
+        if self.crf is not None:
+            loop = "The CRF's recursion over the sentence (crf=True)"
+            refuse_dynamic_length(emissions.size(1), loop, "input_ids and attention_mask")
         if self.crf is None:
             loss = None
             if labels is not None:

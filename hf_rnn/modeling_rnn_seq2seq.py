@@ -33,7 +33,7 @@ from .modeling_rnn import (
     check_inputs_embeds,
     check_label_ids,
     check_token_ids,
-    is_exporting,
+    refuse_dynamic_length,
     resolve_use_cache,
 )
 
@@ -265,13 +265,8 @@ class RNNAttentionDecoder(nn.Module):
             attentional, weights = self.attention(outputs, encoder_states, encoder_mask, keys)
         else:
             # Input feeding: step t needs a_{t-1}, so the steps run one after another.
-            if is_exporting() and isinstance(inputs_embeds.size(1), torch.SymInt):
-                raise ValueError(
-                    "A decoder with input_feeding=True reads the target one position after another, a loop that "
-                    "exports only at a fixed target length: leave the time axis of decoder_input_ids (and of "
-                    "decoder_attention_mask) out of dynamic_shapes, e.g. one position for step-by-step decoding. "
-                    "Batch and source length can stay dynamic."
-                )
+            loop = "Input feeding (input_feeding=True: each target position reads the attention of the one before)"
+            refuse_dynamic_length(inputs_embeds.size(1), loop, "decoder_input_ids and decoder_attention_mask")
             feed = cache.get_memory(cache.INPUT_FEED)
             attentional, weights = [], []
             for t in range(inputs_embeds.size(1)):
