@@ -156,13 +156,11 @@ def test_exported_program_equals_eager_on_another_padded_batch(head, cell, layer
     torch.testing.assert_close(outputs.to_tuple(), expected.to_tuple(), atol=TOLERANCE, rtol=0)
 
 
-def run_onnx(head: str, cell: str, layers: int, inputs: dict) -> list:
-    """Export `head` to ONNX (torch.onnx's default exporter, dynamic axes) and run it in ONNX Runtime."""
+def run_onnx(model: torch.nn.Module, example: dict, axes: dict, inputs: dict) -> list:
+    """Export `model` to ONNX (torch.onnx's default exporter, dynamic axes) and run `inputs` in ONNX Runtime."""
     onnxruntime = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
-    _, example, axes = HEADS[head]
-    model = model_for(head, cell, layers)
-    program = torch.onnx.export(model, (), kwargs=example(*EXAMPLE, seed=0), dynamic_shapes=axes, dynamo=True)
+    program = torch.onnx.export(model, (), kwargs=example, dynamic_shapes=axes, dynamo=True)
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3  # no warnings about initializers the optimizer left unused
     session = onnxruntime.InferenceSession(program.model_proto.SerializeToString(), options)
@@ -171,16 +169,24 @@ def run_onnx(head: str, cell: str, layers: int, inputs: dict) -> list:
     )
 
 
-# The exporter's notes on how it names the dynamic axes.
-@pytest.mark.filterwarnings("ignore:# The axis name", "ignore:# ONNX model has different number of inputs")
-@pytest.mark.parametrize(("head", "cell", "layers"), [ONNX_FAST_CASE, *ONNX_SLOW_CASES])
-def test_onnx_program_equals_eager_on_another_padded_batch(head, cell, layers):
-    inputs = HEADS[head][1](*OTHER, seed=1)
-    outputs = run_onnx(head, cell, layers, inputs)
-    expected = tree_leaves(eager_outputs(model_for(head, cell, layers), inputs).to_tuple())
+def assert_onnx_equals_eager(model: torch.nn.Module, example: dict, axes: dict, inputs: dict) -> None:
+    outputs = run_onnx(model, example, axes, inputs)
+    expected = tree_leaves(eager_outputs(model, inputs).to_tuple())
     assert len(outputs) == len(expected)
     for output, value in zip(outputs, expected):
         torch.testing.assert_close(torch.from_numpy(output), value, atol=TOLERANCE, rtol=0)
+
+
+# The exporter's notes on how it names the dynamic axes.
+ONNX_WARNINGS = ("ignore:# The axis name", "ignore:# ONNX model has different number of inputs")
+
+
+@pytest.mark.filterwarnings(*ONNX_WARNINGS)
+@pytest.mark.parametrize(("head", "cell", "layers"), [ONNX_FAST_CASE, *ONNX_SLOW_CASES])
+def test_onnx_program_equals_eager_on_another_padded_batch(head, cell, layers):
+    _, inputs, axes = HEADS[head]
+    model = model_for(head, cell, layers)
+    assert_onnx_equals_eager(model, inputs(*EXAMPLE, seed=0), axes, inputs(*OTHER, seed=1))
 
 
 def test_out_of_vocabulary_ids_still_fail_eagerly_naming_the_id():
@@ -210,7 +216,7 @@ def test_a_cache_cannot_be_exported():
 
 def test_input_feeding_refuses_a_dynamic_target_length():
     model = seq2seq("gru", 1, input_feeding=True)
-    with pytest.raises(ValueError, match="input_feeding=True .* exports only at a fixed target length"):
+    with pytest.raises(ValueError, match=r"^Input feeding .* exports only at a fixed length: .*decoder_input_ids"):
         torch.export.export(model, (), seq2seq_inputs(*EXAMPLE, seed=0), dynamic_shapes=SEQ2SEQ_AXES)
 
 
@@ -224,6 +230,56 @@ def test_input_feeding_exports_at_a_fixed_target_length():
     inputs = {**source, "decoder_input_ids": target["input_ids"], "decoder_attention_mask": target["attention_mask"]}
     outputs, expected = program.module()(**inputs), eager_outputs(model, inputs)
     torch.testing.assert_close(outputs.logits, expected.logits, atol=TOLERANCE, rtol=0)
+
+
+# Tagger variants: a CRF output layer, character features of each word.
+def crf_tagger() -> RNNForTokenClassification:
+    return seeded(
+        RNNForTokenClassification, tiny_config(num_hidden_layers=1, bidirectional=True, num_labels=3, crf=True)
+    )
+
+
+def character_tagger(encoder: str) -> RNNForTokenClassification:
+    values = {"char_encoder": encoder, "char_alphabet": "abcdefgh", "char_max_word_length": 6}
+    config = tiny_config("gru", num_hidden_layers=1, bidirectional=True, num_labels=3, **values)
+    model = seeded(RNNForTokenClassification, config)
+    model.model.char_encoder.set_spellings(["", "", "", ""] + [f"{a}{b}e" for a in "abcdefgh" for b in "ab"])
+    return model
+
+
+FIXED_LENGTH_AXES = {name: {0: BATCH} for name in TOKEN_AXES}
+
+
+def test_crf_tagger_refuses_a_dynamic_length():
+    with pytest.raises(ValueError, match=r"^The CRF's recursion .* exports only at a fixed length: .*input_ids"):
+        torch.export.export(crf_tagger(), (), token_inputs(*EXAMPLE, seed=0), dynamic_shapes=TOKEN_AXES)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings(*ONNX_WARNINGS)
+def test_crf_tagger_exports_at_a_fixed_length():
+    model, example, inputs = crf_tagger(), token_inputs(*EXAMPLE, seed=0), token_inputs(OTHER[0], EXAMPLE[1], seed=1)
+    program = torch.export.export(model, (), example, dynamic_shapes=FIXED_LENGTH_AXES)
+    expected = eager_outputs(model, inputs).logits
+    torch.testing.assert_close(program.module()(**inputs).logits, expected, atol=TOLERANCE, rtol=0)
+    assert_onnx_equals_eager(model, example, FIXED_LENGTH_AXES, inputs)
+
+
+@pytest.mark.parametrize("encoder", ["cnn", "lstm"])
+def test_tagger_with_character_features_exports(encoder):
+    # Every position's spelling is read (not each distinct token's), and the character LSTM runs the traced loop.
+    model, inputs = character_tagger(encoder), token_inputs(*OTHER, seed=1)
+    program = torch.export.export(model, (), token_inputs(*EXAMPLE, seed=0), dynamic_shapes=TOKEN_AXES)
+    expected = eager_outputs(model, inputs).logits
+    torch.testing.assert_close(program.module()(**inputs).logits, expected, atol=TOLERANCE, rtol=0)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings(*ONNX_WARNINGS)
+@pytest.mark.parametrize("encoder", ["cnn", "lstm"])
+def test_tagger_with_character_features_through_onnx(encoder):
+    example, inputs = token_inputs(*EXAMPLE, seed=0), token_inputs(*OTHER, seed=1)
+    assert_onnx_equals_eager(character_tagger(encoder), example, TOKEN_AXES, inputs)
 
 
 def test_compiled_forward_keeps_one_graph_through_the_input_checks():
