@@ -1078,14 +1078,13 @@ class RNNForTokenClassification(RNNPreTrainedModel):
         emissions, outputs, real = self.emission_scores(input_ids, attention_mask, inputs_embeds, output_hidden_states)
         if labels is not None:
             check_label_ids(labels, emissions.shape[:2], self.config.num_labels, "config.num_labels", "(batch, time)")
-        if self.crf is not None:
-            loop = "The CRF's recursion over the sentence (crf=True)"
-            refuse_dynamic_length(emissions.size(1), loop, "input_ids and attention_mask")
         if self.crf is None:
             loss = None
             if labels is not None:
                 loss = self.loss_function(emissions, labels, self.config, num_items_in_batch=num_items_in_batch)
             return TokenClassifierOutput(loss=loss, logits=emissions, hidden_states=outputs.hidden_states)
+        loop = "The CRF's recursion over the sentence (crf=True)"
+        refuse_dynamic_length(emissions.size(1), loop, "input_ids and attention_mask")
         loss = None
         if labels is not None:
             total = self.crf.negative_log_likelihood(emissions, real, labels).sum()
