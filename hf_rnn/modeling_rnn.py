@@ -205,46 +205,82 @@ def packed_row_batch_index(sequence: PackedSequence) -> torch.Tensor:
 
 class PaddingLayout:
     """
-    How a padded batch maps onto a packed one and back, computed once per forward.
+    How a padded batch maps onto the fused kernel's input and back, computed once per forward.
 
-    Built from an `attention_mask` of shape `(batch, time)`; `None`, or a mask without padding, means the fused
-    kernel runs on the plain tensor (no packing cost). While exporting nothing is packed (packing has data-dependent
-    sizes): `step_mask` goes to the layers, whose traced loop (`scan_layer`) skips padding steps itself.
+    Built from an `attention_mask` of shape `(batch, time)`, from the cheapest layout that is exact:
+    - `None`, or a mask without padding: the plain tensor (no packing cost);
+    - rows that all hold the same number of tokens in the same columns (equal lengths, left or right padded): the
+      plain tensor cut to those columns, its outputs padded back with zeros;
+    - right padding (each row's tokens first): packed as it is, `pack_padded_sequence`'s own layout;
+    - any other padding (left, mixed, holes): each row's tokens gathered to its front, packed, scattered back.
+    While exporting nothing is packed (packing has data-dependent sizes): `step_mask` goes to the layers, whose
+    traced loop (`scan_layer`) skips padding steps itself.
     """
 
     def __init__(self, attention_mask: torch.Tensor | None, time_steps: int):
         self.time_steps = time_steps
         self.step_mask = attention_mask.bool() if attention_mask is not None and is_exporting() else None
-        self.is_packed = self.step_mask is None and attention_mask is not None and not bool(attention_mask.all())
-        if not self.is_packed:
+        self.is_packed = False
+        self.columns = None  # (first, end): the one block of columns every row's tokens fill
+        self.order = None  # the realignment gather index, for padding that is not right padding
+        self.has_empty_rows = False
+        if attention_mask is None or self.step_mask is not None:
             return
-        self.lengths = attention_mask.bool().sum(dim=1)
-        self.empty_rows = self.lengths == 0
-        self.has_empty_rows = bool(self.empty_rows.any())
-        self.order = real_tokens_first(attention_mask).unsqueeze(-1)
+        # Per row, the token count and the sum of the token positions, in one copy to the host: a row of n tokens
+        # is right padded exactly when its positions sum to 0 + ... + (n - 1), left padded when they sum to
+        # (time - n) + ... + (time - 1). Everything below is then decided without another device sync.
+        mask = attention_mask.bool()
+        positions = torch.arange(time_steps, device=mask.device)
+        counts = torch.stack([mask.sum(dim=1), (mask * positions).sum(dim=1)]).cpu()
+        lengths, position_sums = counts[0], counts[1]
+        shortest, longest = int(lengths.min()), int(lengths.max())
+        if shortest == time_steps:
+            return
+        right_padded = bool((position_sums == lengths * (lengths - 1) // 2).all())
+        if shortest == longest > 0:
+            left_padded = bool((position_sums == lengths * (2 * time_steps - lengths - 1) // 2).all())
+            if right_padded or left_padded:
+                self.columns = (0, shortest) if right_padded else (time_steps - shortest, time_steps)
+                return
+        self.is_packed = True
+        # A row with no token still needs one step for packing; its output and state are discarded below.
+        self.lengths = lengths.clamp(min=1)
+        # Rows already longest first need no sorting (torch sorts and reorders the batch otherwise).
+        self.sorted = bool((self.lengths[:-1] >= self.lengths[1:]).all())
+        self.has_empty_rows = shortest == 0
+        if self.has_empty_rows:
+            self.empty_rows = (lengths == 0).to(mask.device)
+        if not right_padded:
+            self.order = real_tokens_first(attention_mask).unsqueeze(-1)
 
     def pack(self, inputs: torch.Tensor) -> torch.Tensor | PackedSequence:
         """`(batch, time, features)` -> the kernel's input."""
+        if self.columns is not None:
+            return inputs[:, self.columns[0] : self.columns[1]]
         if not self.is_packed:
             return inputs
-        aligned = inputs.gather(1, self.order.expand(-1, -1, inputs.size(-1)))
-        # A row with no token still needs one step for packing; its output and state are discarded below.
-        lengths = self.lengths.clamp(min=1).cpu()
-        return pack_padded_sequence(aligned, lengths, batch_first=True, enforce_sorted=False)
+        if self.order is not None:
+            inputs = inputs.gather(1, self.order.expand(-1, -1, inputs.size(-1)))
+        return pack_padded_sequence(inputs, self.lengths, batch_first=True, enforce_sorted=self.sorted)
 
     def unpack(self, outputs: torch.Tensor | PackedSequence) -> torch.Tensor:
         """The kernel's output -> `(batch, time, features)` at the input's positions, zeros at padding."""
+        if self.columns is not None:
+            first, end = self.columns
+            return F.pad(outputs, (0, 0, first, self.time_steps - end))
         if not self.is_packed:
             return outputs
         aligned, _ = pad_packed_sequence(outputs, batch_first=True, total_length=self.time_steps)
-        restored = aligned.new_empty(aligned.shape).scatter_(1, self.order.expand(-1, -1, aligned.size(-1)), aligned)
+        if self.order is not None:
+            index = self.order.expand(-1, -1, aligned.size(-1))
+            aligned = aligned.new_empty(aligned.shape).scatter_(1, index, aligned)
         if self.has_empty_rows:
-            restored = restored.masked_fill(self.empty_rows[:, None, None], 0.0)
-        return restored
+            aligned = aligned.masked_fill(self.empty_rows[:, None, None], 0.0)
+        return aligned
 
     def keep_state_of_empty_rows(self, new_state: State, old_state: State | None) -> State:
         """A row with no real token must leave its state as it was (all-padding step in a batch)."""
-        if not (self.is_packed and self.has_empty_rows):
+        if not self.has_empty_rows:
             return new_state
         keep = self.empty_rows[None, :, None]
 
