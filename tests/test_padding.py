@@ -15,6 +15,7 @@ from hf_rnn import (
     RNNModel,
     output_state,
 )
+from hf_rnn.modeling_rnn import PaddingLayout
 
 TOLERANCE = 1e-5
 
@@ -133,3 +134,72 @@ def test_all_padding_row_keeps_its_state(cell):
     for old, new in zip(before, after):
         torch.testing.assert_close(new[1], old[1], atol=0, rtol=0)
         assert not torch.allclose(new[0], old[0])
+
+
+# Each layout PaddingLayout can choose, with a batch that takes it: (padding sides, extra columns), what it runs.
+LAYOUTS = {
+    "equal lengths, right padded": ([([5, 6, 7], "right"), ([8, 9, 10], "right")], 2, "columns"),
+    "equal lengths, left padded": ([([5, 6, 7], "left"), ([8, 9, 10], "left")], 2, "columns"),
+    "right padding": ([([5, 6, 7, 8], "right"), ([9, 10], "right"), ([11, 12, 13], "right")], 1, "packed"),
+    "right padding, longest first": ([([5, 6, 7, 8], "right"), ([9, 10, 11], "right"), ([12], "right")], 0, "packed"),
+    "left padding": ([([5, 6, 7, 8], "left"), ([9, 10], "left"), ([11, 12, 13], "left")], 1, "realigned"),
+    "mixed padding": ([([5, 6, 7, 8], "left"), ([9, 10], "right"), ([11, 12, 13], "left")], 2, "realigned"),
+}
+
+
+def layout_kind(layout: PaddingLayout) -> str:
+    if layout.columns is not None:
+        return "columns"
+    if not layout.is_packed:
+        return "plain"
+    return "packed" if layout.order is None else "realigned"
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("name", list(LAYOUTS))
+def test_every_padding_layout_gives_each_row_its_result_alone(cell, name, bidirectional):
+    batch, extra, kind = LAYOUTS[name]
+    input_ids, mask, spans = pad_batch(batch, extra_padding=extra)
+    assert layout_kind(PaddingLayout(mask, mask.size(1))) == kind
+    model = model_for(RNNModel, cell, bidirectional=bidirectional)
+    with torch.no_grad():
+        padded = model(input_ids, attention_mask=mask, use_cache=True, output_hidden_states=True)
+        assert torch.all(padded.last_hidden_state[mask == 0] == 0)
+        for row, (ids, _) in enumerate(batch):
+            alone = model(torch.tensor([ids]), use_cache=True, output_hidden_states=True)
+            for layer in range(model.config.num_hidden_layers):
+                torch.testing.assert_close(
+                    padded.hidden_states[layer + 1][row, spans[row]], alone.hidden_states[layer + 1][0]
+                )
+                for mine, reference in zip(
+                    output_state(padded).layers[layer].recurrent_states.values(),
+                    output_state(alone).layers[layer].recurrent_states.values(),
+                ):
+                    torch.testing.assert_close(mine[row], reference[0])
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_all_padding_rows_beside_padded_rows_output_zeros_and_keep_their_state(cell, side):
+    """Empty rows in every packed layout: zeros out, state untouched; the other rows as if alone."""
+    model = model_for(RNNModel, cell)
+    input_ids, mask, spans = pad_batch([([5, 6, 7], side), ([8, 9], side), ([4, 4, 4], side)])
+    mask[2] = 0
+    assert layout_kind(PaddingLayout(mask, mask.size(1))) == ("packed" if side == "right" else "realigned")
+    with torch.no_grad():
+        first = model(torch.tensor([[1], [2], [3]]), use_cache=True)
+        before = [s.clone() for layer in output_state(first).layers for s in layer.recurrent_states.values()]
+        padded = model(input_ids, attention_mask=mask, cache=output_state(first))
+        assert torch.all(padded.last_hidden_state[2] == 0)
+        after = [s for layer in output_state(padded).layers for s in layer.recurrent_states.values()]
+        for old, new in zip(before, after):
+            torch.testing.assert_close(new[2], old[2], atol=0, rtol=0)
+        for row in range(2):
+            start = model(torch.tensor([[row + 1]]), use_cache=True)
+            alone = model(input_ids[row : row + 1, spans[row]], cache=output_state(start))
+            torch.testing.assert_close(padded.last_hidden_state[row, spans[row]], alone.last_hidden_state[0])
+
+
+def test_a_mask_without_padding_runs_the_plain_tensor():
+    mask = torch.ones(3, 5, dtype=torch.long)
+    assert layout_kind(PaddingLayout(mask, 5)) == "plain"
+    assert layout_kind(PaddingLayout(None, 5)) == "plain"
