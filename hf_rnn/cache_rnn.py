@@ -59,6 +59,8 @@ class RecurrentCache(Cache):
         self.num_recurrent_layers = num_layers
         self.num_state_tensors = num_state_tensors
         self.seen_tokens = 0
+        # Set by generate() for the one forward that reads the token it has just chosen (see `take_decode_step`).
+        self.next_step_is_generated = False
 
     @classmethod
     def from_config(cls, config) -> "RecurrentCache":
@@ -75,6 +77,16 @@ class RecurrentCache(Cache):
     def reset(self) -> None:
         super().reset()
         self.seen_tokens = 0
+        self.next_step_is_generated = False
+
+    def take_decode_step(self) -> bool:
+        """
+        Whether the forward now reading this cache is a decode step of generate(): one token per row, chosen by the
+        model from its own vocabulary, its mask column all ones, this cache the one the previous step returned. Such a
+        step needs none of the checks a caller's input gets. True once per time generate() marks a step.
+        """
+        marked, self.next_step_is_generated = self.next_step_is_generated, False
+        return marked
 
     @property
     def batch_size(self) -> int | None:

@@ -230,6 +230,8 @@ class PaddingLayout:
         # is right padded exactly when its positions sum to 0 + ... + (n - 1), left padded when they sum to
         # (time - n) + ... + (time - 1). Everything below is then decided without another device sync.
         mask = attention_mask.bool()
+        if bool(mask.all()):
+            return
         positions = torch.arange(time_steps, device=mask.device)
         counts = torch.stack([mask.sum(dim=1), (mask * positions).sum(dim=1)]).cpu()
         lengths, position_sums = counts[0], counts[1]
@@ -349,6 +351,7 @@ class RNNStack(nn.Module):
         attention_mask: torch.Tensor | None = None,
         cache: RecurrentCache | None = None,
         output_hidden_states: bool = False,
+        check_cache: bool = True,
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...] | None]:
         """
         Args:
@@ -357,12 +360,13 @@ class RNNStack(nn.Module):
                 an output or a state.
             cache: read as the initial state (zeros if empty) and updated with the final state of every row.
             output_hidden_states: also return every layer's output.
+            check_cache: check that `cache` fits (False only for a cache this stack returned for the same rows).
 
         Returns:
             `(batch, time, num_directions * output_size)` top-layer outputs (zeros at padding), and the tuple
             (inputs, layer 1 output, ..., layer N output) if `output_hidden_states`.
         """
-        if cache is not None:
+        if cache is not None and check_cache:
             self.check_cache(cache, inputs.size(0))
         layout = PaddingLayout(attention_mask, inputs.size(1))
         sequence = layout.pack(inputs)
@@ -656,10 +660,14 @@ class RNNModel(RNNPreTrainedModel):
             `output_hidden_states`.
         """
         past_key_values = state_argument(cache, past_key_values, use_cache=use_cache)
+        # generate()'s decode steps feed back its own tokens on its own state: the checks are for a caller's input.
+        decode_step = past_key_values is not None and past_key_values.take_decode_step()
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
         if input_ids is not None:
-            inputs_embeds = self.embed_tokens(check_token_ids(input_ids, self.config.vocab_size))
+            if not decode_step:
+                input_ids = check_token_ids(input_ids, self.config.vocab_size)
+            inputs_embeds = self.embed_tokens(input_ids)
             if self.training and self.config.word_dropout > 0:
                 inputs_embeds = self.drop_word_types(inputs_embeds, input_ids)
             if self.char_encoder is not None:
@@ -693,6 +701,7 @@ class RNNModel(RNNPreTrainedModel):
             attention_mask=attention_mask,
             cache=past_key_values if use_cache else None,
             output_hidden_states=output_hidden_states,
+            check_cache=not decode_step,
         )
         if use_cache:
             past_key_values.seen_tokens += time_steps
@@ -820,6 +829,9 @@ class RecurrentGenerationMixin(GenerationMixin):
         return super().generate(inputs, *args, **kwargs)
 
     def prepare_inputs_for_generation(self, input_ids: torch.LongTensor, *args, **kwargs) -> dict:
+        state = kwargs.get(CACHE_NAME)
+        if not args and self.is_decode_step(input_ids, state, kwargs):
+            return self.decode_step_inputs(input_ids, state, kwargs)
         model_inputs = super().prepare_inputs_for_generation(input_ids, *args, **kwargs)
         ids_name = "decoder_input_ids" if self.config.is_encoder_decoder else "input_ids"
         state = model_inputs.get(CACHE_NAME)
@@ -838,6 +850,33 @@ class RecurrentGenerationMixin(GenerationMixin):
                 "new token."
             )
         model_inputs[ids_name] = input_ids[:, consumed:]
+        return model_inputs
+
+    def is_decode_step(self, input_ids: torch.LongTensor, state: Cache | None, kwargs: dict) -> bool:
+        """
+        Whether generate() is past the prompt of a decoder-only model: it feeds back the one token per row it has just
+        chosen, on the state the previous step returned, and has extended the mask by a column of ones.
+        """
+        return (
+            not self.config.is_encoder_decoder
+            and isinstance(state, RecurrentCache)
+            and not kwargs.get("is_first_iteration")
+            and kwargs.get("next_sequence_length") == 1
+            and state.get_seq_length() + 1 == input_ids.shape[1]
+            and state.batch_size == input_ids.shape[0]
+        )
+
+    def decode_step_inputs(self, input_ids: torch.LongTensor, state: RecurrentCache, kwargs: dict) -> dict:
+        """
+        The lean inputs of a decode step, what `GenerationMixin.prepare_inputs_for_generation` would give without its
+        per-step work (signature inspection, copies): the new token, the state, and every other keyword it forwards.
+        The mask is left out: its new column is all ones, and the past columns are in the state already. The state
+        is marked so that the forward skips the checks of input it would give a caller (`take_decode_step`).
+        """
+        not_forwarded = {"next_sequence_length", "labels", "is_first_iteration", "inputs_embeds", "attention_mask"}
+        model_inputs = {key: value for key, value in kwargs.items() if key not in not_forwarded}
+        model_inputs["input_ids"] = input_ids[:, -1:]
+        state.next_step_is_generated = True
         return model_inputs
 
 

@@ -227,3 +227,74 @@ def test_state_handling_logs_no_deprecation_warning():
         library_logger.removeHandler(handler)
     messages = [record.getMessage() for record in records]
     assert not [m for m in messages if "deprecat" in m.lower()], messages
+
+
+# generate()'s decode steps take a lean path (no mask, no input or cache checks): it must change no token.
+DECODE_MODES = {
+    "greedy": {"do_sample": False},
+    "sampling": {"do_sample": True, "top_k": 0},
+    "beams": {"do_sample": False, "num_beams": 4, "num_return_sequences": 2},
+}
+
+
+def generate_with_and_without_decode_steps(model, monkeypatch, **kwargs) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """generate() as it runs, and with every step through the general path; and how many lean steps it took."""
+    taken = []
+    take = RecurrentCache.take_decode_step
+
+    def counting(self):
+        taken.append(take(self))
+        return taken[-1]
+
+    results = []
+    for lean in (True, False):
+        with monkeypatch.context() as patch:
+            patch.setattr(RecurrentCache, "take_decode_step", counting)
+            if not lean:
+                patch.setattr(RNNForCausalLM, "is_decode_step", lambda *args: False)
+            torch.manual_seed(123)
+            with torch.no_grad():
+                results.append(model.generate(**kwargs))
+    return results[0], results[1], sum(taken)
+
+
+@pytest.mark.parametrize("mode", list(DECODE_MODES))
+def test_lean_decode_steps_generate_what_the_checked_path_generates(cell, mode, monkeypatch):
+    model = lm(cell)
+    prompts = [[5, 6, 7, 8, 9], [10, 11], [12, 13, 14]]
+    width = max(map(len, prompts))
+    input_ids = torch.tensor([[0] * (width - len(p)) + p for p in prompts])
+    attention_mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+    lean, checked, lean_steps = generate_with_and_without_decode_steps(
+        model,
+        monkeypatch,
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        max_new_tokens=NEW_TOKENS,
+        **DECODE_MODES[mode],
+    )
+    assert lean_steps == NEW_TOKENS - 1  # every step after the prompt's
+    assert torch.equal(lean, checked)
+
+
+def test_lean_decode_steps_equal_full_recomputation_of_a_left_padded_batch(cell):
+    model = lm(cell)
+    input_ids = torch.tensor([[5, 6, 7, 8, 9], [0, 0, 0, 10, 11]])
+    attention_mask = torch.tensor([[1, 1, 1, 1, 1], [0, 0, 0, 1, 1]])
+    with torch.no_grad():
+        generated = model.generate(input_ids, attention_mask=attention_mask, max_new_tokens=NEW_TOKENS, do_sample=False)
+        sequence, mask = input_ids, attention_mask
+        for _ in range(NEW_TOKENS):
+            logits = model(sequence, attention_mask=mask, use_cache=False).logits
+            sequence = torch.cat([sequence, logits[:, -1].argmax(-1, keepdim=True)], dim=1)
+            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+    assert torch.equal(generated, sequence)
+
+
+def test_a_direct_forward_after_generate_still_checks_its_input():
+    model = lm("lstm")
+    with torch.no_grad():
+        out = model.generate(torch.tensor([[3, 4]]), max_new_tokens=3, do_sample=False, return_dict_in_generate=True)
+        state = output_state(out)
+        with pytest.raises(ValueError, match="outside the vocabulary"):
+            model(torch.tensor([[10_000]]), cache=state)
