@@ -309,7 +309,9 @@ class SequenceDropout(nn.Dropout):
         self.locked = locked
 
     def forward(self, sequence: torch.Tensor | PackedSequence) -> torch.Tensor | PackedSequence:
-        if not (self.locked and self.training and self.p > 0):
+        if not (self.training and self.p > 0):
+            return sequence  # an identity: not even a call into torch (it runs on every generated token)
+        if not self.locked:
             return map_packed(super().forward, sequence)
         if isinstance(sequence, PackedSequence):
             mask = self.sequence_mask(sequence.data, int(sequence.batch_sizes[0]))
