@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from transformers import AutoConfig
 
 from .tasks import TASKS as TASK_REGISTRY
 
@@ -88,6 +89,7 @@ def render_model_card(
     repo_id: str | None = None,
     model_name: str | None = None,
     base_model: str | None = None,
+    base_model_description: str | None = None,
     license: str | None = None,
     language: str | list[str] | None = None,
     template_path: str | Path | None = None,
@@ -108,7 +110,8 @@ def render_model_card(
         dataset_description: a readable name of the data, e.g. "my.txt (local file)"; defaults to `dataset_name`.
         repo_id: the Hub repository (`user/name`); the loading snippets use it, else a local path placeholder.
         model_name: the model-index name; defaults to the last part of `repo_id`, else "hf_rnn-<task>".
-        base_model: a Hub id the model continued training from, if any.
+        base_model: a Hub id the model continued training from, if any (the `base_model` metadata).
+        base_model_description: what training started from, in words (`describe_base_model`), for the card's body.
         license, language: optional metadata.
         template_path: a Jinja Markdown template to use instead of `model_cards/<task>.md`.
     """
@@ -178,6 +181,7 @@ def render_model_card(
         dataset_description=dataset_pretty,
         dataset_id=dataset_name,
         training_command=redact_tokens(training_command),
+        base_model_description=base_model_description,
         hyperparameter_rows=[(name, _cell(_format(value))) for name, value in hyperparameters.items()],
     )
 
@@ -323,11 +327,52 @@ CARD_HYPERPARAMETERS = (
 )  # fmt: skip
 
 
+# Shown only when a run sets them away from these defaults: how it chose its model and shaped its schedule.
+CARD_HYPERPARAMETERS_IF_SET = {
+    "train_sampling_strategy": "random",
+    "load_best_model_at_end": False,
+    "metric_for_best_model": None,
+    "early_stopping_patience": None,
+    "discriminative_lr_decay": 1.0,
+    "gradual_unfreezing": False,
+    "slanted_triangular": False,
+}
+
+
 def card_hyperparameters(training_args) -> dict:
-    """The `CARD_HYPERPARAMETERS` of `TrainingArguments`, and the world size; non-numbers as strings."""
+    """
+    The `CARD_HYPERPARAMETERS` of `TrainingArguments`, those of `CARD_HYPERPARAMETERS_IF_SET` that differ from their
+    defaults (with the slanted triangle's shape when it is on), and the world size; non-numbers as strings.
+    """
     values = {name: getattr(training_args, name) for name in CARD_HYPERPARAMETERS}
+    for name, default in CARD_HYPERPARAMETERS_IF_SET.items():
+        if getattr(training_args, name, default) != default:
+            values[name] = getattr(training_args, name)
+    if getattr(training_args, "slanted_triangular", False):
+        values.update(stlr_cut_frac=training_args.stlr_cut_frac, stlr_ratio=training_args.stlr_ratio)
     values["world_size"] = training_args.world_size
     return {name: str(value) if not isinstance(value, (int, float, bool)) else value for name, value in values.items()}
+
+
+def describe_base_model(model_name_or_path: str | None, model) -> str | None:
+    """
+    What the trained `model` started from, in words: None for a new model; else the saved model's path, written as
+    the training command shows it (no absolute path), and whether the model continued it or took its body under a
+    new head (a classifier on a language model).
+    """
+    if model_name_or_path is None:
+        return None
+    shown = public_arguments([model_name_or_path])[0]
+    try:
+        saved = AutoConfig.from_pretrained(model_name_or_path).architectures or []
+    except (OSError, ValueError):
+        saved = []
+    if saved and type(model).__name__ not in saved:
+        return (
+            f"the embedding and recurrent layers of `{shown}` (a `{saved[0]}`), under a new "
+            f"`{type(model).__name__}` head: ULMFiT-style transfer learning"
+        )
+    return f"`{shown}`, trained further"
 
 
 def hub_base_model(model_name_or_path: str | None) -> str | None:

@@ -304,9 +304,19 @@ def error_files(tmp_path_factory) -> Path:
         ),  # fmt: skip
         (["--task", "translation", "--train_source_file", "{root}/train.de"], ["--train_target_file", "missing"]),
         (
-            ["--task", "sequence-classification", "--model_name_or_path", "{root}/causal_lm"],
-            ["--model_name_or_path", "RNNForCausalLM", "ForSequenceClassification"],
+            ["--task", "sequence-classification", "--model_name_or_path", "{root}/causal_lm", "--bidirectional", "true"],
+            ["--bidirectional", "--model_name_or_path", "RNNForCausalLM", "left to right"],
         ),
+        (
+            ["--task", "token-classification", "--model_name_or_path", "{root}/causal_lm", "--hidden_size", "64"],
+            ["--hidden_size", "--model_name_or_path"],
+        ),
+        (["--task", "sequence-classification", "--do_predict"], ["--do_predict", "--test_file"]),
+        (
+            ["--task", "token-classification", "--train_file", "{root}/train.jsonl", "--test_file", "{root}/t.jsonl"],
+            ["--test_file", "--do_predict"],
+        ),
+        (["--task", "translation", "--do_predict"], ["--do_predict", "--task translation"]),
         (
             ["--task", "translation", "--model_name_or_path", "{root}/causal_lm"],
             ["--model_name_or_path", "RNNForCausalLM", "--task translation"],
