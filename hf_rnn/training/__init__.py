@@ -9,6 +9,7 @@ from transformers import TrainerCallback
 from .arguments import (
     DataArguments,
     ModelArguments,
+    RNNTrainingArguments,
     argument_parser,
     check_model_flags,
     check_run_arguments,
@@ -30,6 +31,7 @@ from .checkpoints import (
 __all__ = [
     "DataArguments",
     "ModelArguments",
+    "RNNTrainingArguments",
     "ReplaceCheckpointDebris",
     "StopOnNonFiniteTraining",
     "TrainingDiverged",

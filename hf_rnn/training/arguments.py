@@ -459,8 +459,12 @@ def check_fine_tuning_arguments(task: Task, args: RNNTrainingArguments) -> None:
                 "metric_for_best_model (e.g. accuracy, f1 or loss)."
             )
     check_number("discriminative_lr_decay", args.discriminative_lr_decay, 0, inclusive=False)
-    for name in ("discriminative_lr_decay", "gradual_unfreezing"):
-        if getattr(args, name) not in (1.0, False) and not task.fine_tunes_by_layer:
+    per_layer = {
+        "discriminative_lr_decay": args.discriminative_lr_decay != 1,
+        "gradual_unfreezing": args.gradual_unfreezing,
+    }
+    for name, used in per_layer.items():
+        if used and not task.fine_tunes_by_layer:
             users = ", ".join(other.name for other in TASKS.values() if other.fine_tunes_by_layer)
             raise ValueError(
                 f"{name} is for the tasks whose model is an embedding, recurrent layers and a head ({users}), not "
