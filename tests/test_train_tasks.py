@@ -61,10 +61,8 @@ TINY_TRANSLATION = ["--max_target_length", "8", "--generation_num_beams", "2", "
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 COMMON_FILES = ("model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json", "all_results.json")
 
-CSV_TRAIN = "text,sentiment\n" + "".join(
-    f'"{text}",{label}\n'
-    for text, label in [("a fine film", "pos"), ("dull and long", "neg"), ("not bad at all", "pos")] * 6
-)
+CSV_ROWS = [("a fine film", "pos"), ("dull and long", "neg"), ("not bad at all", "pos")]
+CSV_TRAIN = "text,sentiment\n" + "".join(f'"{text}",{label}\n' for text, label in CSV_ROWS * 6)
 CSV_VALIDATION = 'text,sentiment\n"fine, not dull",pos\n"long and dull",neg\n'
 CONLL_TRAIN = (
     "-DOCSTART- -X- -X- O\n\n"
@@ -99,6 +97,10 @@ def runs(tmp_path_factory) -> dict[str, ScriptRun]:
     tagged = [{"tokens": tokens, "ner_tags": tags} for tokens, tags in zip(*read_conll_text(CONLL_TRAIN))]
     (root / "train.jsonl").write_text("".join(json.dumps(row) + "\n" for row in tagged))
     (root / "untagged.jsonl").write_text("".join(json.dumps({"tokens": words}) + "\n" for words in UNTAGGED_TEST))
+    # A language model folder as `--task causal-lm` leaves one (untrained: only its body and tokenizer matter here).
+    tokenizer = train_tokenizer([text for text, _ in CSV_ROWS], kind="word", vocab_size=40)
+    seeded(RNNForCausalLM, tiny_config(vocab_size=len(tokenizer))).save_pretrained(root / "language_model")
+    tokenizer.save_pretrained(root / "language_model")
     write_gzip(root / "train.de.gz", [source for source, _ in PARALLEL] * 8)
     write_gzip(root / "train.en.gz", [target for _, target in PARALLEL] * 8)
     (root / "val.de").write_text("".join(f"{source}\n" for source, _ in PARALLEL))
@@ -117,6 +119,11 @@ def runs(tmp_path_factory) -> dict[str, ScriptRun]:
         # Enough steps that the predicted tags vary, so that a misaligned prediction would show.
         "tagging_conll": [*tagging, "--train_file", "eng.train", "--validation_file", "eng.testa", "--do_predict",
                           "--test_file", "eng.testb", "--max_steps", "40", "--learning_rate", "0.01"],
+        "classification_on_language_model": [
+            *(flag for flag in classification if flag not in ("--hidden_size", "16")), "--max_steps", "-1",
+            "--num_train_epochs", "3", "--model_name_or_path", "language_model", "--train_file", "train.csv",
+            "--validation_file", "validation.csv", "--text_column", "text", "--label_column", "sentiment",
+            "--discriminative_lr_decay", "2.6", "--gradual_unfreezing", "--slanted_triangular"],
         "tagging_untagged_test": [*tagging, "--train_file", "train.jsonl", "--do_predict", "--test_file",
                                   "untagged.jsonl"],
         "translation_parallel_text": [*translation, "--train_source_file", "train.de.gz", "--train_target_file",
@@ -260,6 +267,21 @@ def test_a_classifier_predicts_the_test_file_as_run_glue_does(runs):
     accuracy = sum(label == true for (_, label), true in zip(predicted, truth)) / 3
     assert scores["test_accuracy"] == pytest.approx(accuracy) and scores["test_samples"] == 3
     assert "test_f1" in json.loads((out / "all_results.json").read_text())
+
+
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
+def test_a_classifier_fine_tuned_from_a_language_model_keeps_its_tokenizer_and_names_it_in_the_card(runs):
+    out = succeeded(runs["classification_on_language_model"])
+    language_model = out.parent / "language_model"
+    assert AutoTokenizer.from_pretrained(out).get_vocab() == AutoTokenizer.from_pretrained(language_model).get_vocab()
+    config = json.loads((out / "config.json").read_text())
+    assert config["architectures"] == ["RNNForSequenceClassification"] and config["bidirectional"] is False
+    card = (out / "README.md").read_text()
+    assert "Started from the embedding and recurrent layers of `language_model` (a `RNNForCausalLM`)" in card
+    assert "| discriminative_lr_decay | 2.6 |" in card and "| gradual_unfreezing | True |" in card
+    # The slanted triangle starts at learning_rate / 32.
+    history = json.loads((out / "trainer_state.json").read_text())["log_history"]
+    assert history[0]["learning_rate"] == pytest.approx(3e-3 / 32)
 
 
 @pytest.mark.slow  # trains in subprocesses (the module's `runs`)
