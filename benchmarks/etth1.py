@@ -55,7 +55,7 @@ HF_RNN_MODEL = {
     "dropout": 0.5,
     "loss": "mae",
 }
-HF_RNN_TRAINING = {"learning_rate": 1e-3, "per_device_train_batch_size": 256}
+HF_RNN_TRAINING = {"learning_rate": 1e-3, "per_device_train_batch_size": 256, "lr_scheduler_type": "constant"}
 # PatchTST's ETTh1 recipe from its paper's scripts (patches of 16 with stride 8, 3 layers of width 16, 4 heads,
 # feed-forward 128, dropout 0.3, instance normalisation, MSE loss, Adam 1e-4, batch 128).
 PATCHTST_MODEL = {
@@ -70,19 +70,50 @@ PATCHTST_MODEL = {
     "scaling": "std",
     "loss": "mse",
 }
-PATCHTST_TRAINING = {"learning_rate": 1e-4, "per_device_train_batch_size": 128}
+PATCHTST_TRAINING = {"learning_rate": 1e-4, "per_device_train_batch_size": 128, "lr_scheduler_type": "constant"}
 
 
-def build_model(name: str, horizon: int, channels: int) -> torch.nn.Module:
+# What each option of the SegRNN recipe is worth (`--ablations`): one field changed at a time from HF_RNN_MODEL.
+ABLATIONS = {
+    "RevIN instead of last-value normalisation": {"normalization": "revin"},
+    "no instance normalisation": {"normalization": "none"},
+    "channels mixed (one 7-dim series)": {"channel_independence": False},
+    "linear decoding instead of parallel segments": {"decoding": "linear"},
+    "point-wise recurrence (segment 1) ": {"segment_length": 1, "decoding": "linear"},
+    "MSE loss instead of MAE": {"loss": "mse"},
+    "LSTM instead of GRU": {"cell": "lstm"},
+}
+
+
+def recipe(name: str, overrides: dict) -> tuple[dict, dict]:
+    """(model config fields, TrainingArguments fields) of `name`'s recipe with `overrides` (either kind) applied."""
+    model = dict(HF_RNN_MODEL if name == "hf_rnn" else PATCHTST_MODEL)
+    training = dict(HF_RNN_TRAINING if name == "hf_rnn" else PATCHTST_TRAINING)
+    training_fields = set(TrainingArguments.__dataclass_fields__)
+    for field, value in overrides.items():
+        (training if field in training_fields else model)[field] = value
+    return model, training
+
+
+def build_model(name: str, horizon: int, channels: int, model_fields: dict) -> torch.nn.Module:
+    shape = {"context_length": LOOKBACK, "prediction_length": horizon, "num_input_channels": channels}
     if name == "hf_rnn":
-        config = RNNForecastConfig(
-            context_length=LOOKBACK, prediction_length=horizon, num_input_channels=channels, **HF_RNN_MODEL
-        )
-        return RNNForTimeSeriesPrediction(config)
-    config = PatchTSTConfig(
-        context_length=LOOKBACK, prediction_length=horizon, num_input_channels=channels, **PATCHTST_MODEL
-    )
-    return PatchTSTForPrediction(config)
+        return RNNForTimeSeriesPrediction(RNNForecastConfig(**shape, **model_fields))
+    return PatchTSTForPrediction(PatchTSTConfig(**shape, **model_fields))
+
+
+def parse_overrides(items: list[str], flag: str, parser) -> dict:
+    """`["normalization=revin", "learning_rate=5e-4"]` -> a dict, values read as JSON where they parse."""
+    overrides = {}
+    for item in items:
+        field, sep, text = item.partition("=")
+        if not sep or not field:
+            parser.error(f"{flag} takes FIELD=VALUE pairs; got {item!r}.")
+        try:
+            overrides[field] = json.loads(text)
+        except json.JSONDecodeError:
+            overrides[field] = text
+    return overrides
 
 
 def mse_and_mae(prediction) -> dict[str, float]:
@@ -94,20 +125,19 @@ def mse_and_mae(prediction) -> dict[str, float]:
 SPLITS = {"train": (0, TRAIN_END), "validation": (TRAIN_END, VALIDATION_END), "test": (VALIDATION_END, TEST_END)}
 
 
-def run(name: str, horizon: int, values: np.ndarray, args, work: Path) -> dict:
+def run(name: str, horizon: int, values: np.ndarray, args, work: Path, overrides: dict, label: str = "") -> dict:
     """Train one model for one horizon on the normalised `values` `(time, channels)`; test it once."""
     set_seed(args.seed)
-    model = build_model(name, horizon, values.shape[1])
+    model_fields, training = recipe(name, overrides)
+    model = build_model(name, horizon, values.shape[1], model_fields)
     windows = {split: ForecastWindows(values, LOOKBACK, horizon, start, end) for split, (start, end) in SPLITS.items()}
     budget = TrainingTimeBudget(args.training_minutes * 60)
-    training = HF_RNN_TRAINING if name == "hf_rnn" else PATCHTST_TRAINING
     trainer = Trainer(
         model=model,
         args=TrainingArguments(
-            output_dir=str(work / f"{name}-{horizon}"),
+            output_dir=str(work / f"{name}-{horizon}{label and '-ablation'}"),
             num_train_epochs=args.max_epochs,
             per_device_eval_batch_size=512,
-            lr_scheduler_type="constant",
             eval_strategy="epoch",
             save_strategy="epoch",
             save_total_limit=1,
@@ -140,6 +170,8 @@ def run(name: str, horizon: int, values: np.ndarray, args, work: Path) -> dict:
         shown_forecast = point_forecast(model(past_values=shown["past_values"][None]).to_tuple(), None)[0]
     return {
         "model": name,
+        "variant": label,
+        "overrides": overrides,
         "horizon": horizon,
         "test_mse": test.metrics["test_mse"],
         "test_mae": test.metrics["test_mae"],
@@ -219,10 +251,33 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max_epochs", type=int, default=100)  # the time budget and early stopping bind first
     parser.add_argument("--patience", type=int, default=5)
     parser.add_argument("--seed", type=int, default=2021)
+    parser.add_argument(
+        "--hf_rnn",
+        nargs="*",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="change hf_rnn's recipe: RNNForecastConfig or TrainingArguments fields",
+    )
+    parser.add_argument(
+        "--patchtst",
+        nargs="*",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="change PatchTST's recipe: PatchTSTConfig or TrainingArguments fields",
+    )
+    parser.add_argument(
+        "--ablations",
+        action="store_true",
+        help="instead of the comparison: hf_rnn's recipe and each ABLATIONS variant at --horizons",
+    )
     parser.add_argument("--results_dir", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--work_dir", type=Path, default=Path("runs/etth1-benchmark"))
     args = parser.parse_args(argv)
     args.argv = argv
+    overrides = {
+        "hf_rnn": parse_overrides(args.hf_rnn, "--hf_rnn", parser),
+        "patchtst": parse_overrides(args.patchtst, "--patchtst", parser),
+    }
     if not args.data_file.is_file():
         parser.error(f"--data_file {args.data_file} does not exist (the shared corpora live in ../shared/data).")
     frame = read_series_csv(args.data_file)
@@ -231,16 +286,50 @@ def main(argv: list[str] | None = None) -> None:
     normalized = StandardScaler.fit(frame.values[:TRAIN_END]).transform(frame.values[:TEST_END])
     args.results_dir.mkdir(parents=True, exist_ok=True)
     results = []
+    if args.ablations:
+        variants = {"the recipe": overrides["hf_rnn"]} | {
+            label: overrides["hf_rnn"] | change for label, change in ABLATIONS.items()
+        }
+        for horizon in args.horizons:
+            for label, change in variants.items():
+                results.append(run("hf_rnn", horizon, normalized, args, args.work_dir, change, label))
+                report(results[-1])
+                write_ablation_report(results, args, args.results_dir)
+        return
     for horizon in args.horizons:
         for name in args.models:
-            result = run(name, horizon, normalized, args, args.work_dir)
-            results.append(result)
-            print(
-                f"{name} horizon {horizon}: test MSE {result['test_mse']:.4f} MAE {result['test_mae']:.4f} "
-                f"after {result['training_minutes']:.1f} min, {result['epochs']:.0f} epochs",
-                flush=True,
-            )
+            results.append(run(name, horizon, normalized, args, args.work_dir, overrides[name]))
+            report(results[-1])
             write_report(results, args, args.results_dir)
+
+
+def report(result: dict) -> None:
+    print(
+        f"{result['model']} {result['variant']} horizon {result['horizon']}: test MSE {result['test_mse']:.4f} "
+        f"MAE {result['test_mae']:.4f} after {result['training_minutes']:.1f} min, {result['epochs']:.0f} epochs",
+        flush=True,
+    )
+
+
+def write_ablation_report(results: list[dict], args, results_dir: Path) -> None:
+    (results_dir / "etth1_ablations.json").write_text(
+        json.dumps({"args": vars(args), "runs": results}, indent=1, default=str)
+    )
+    lines = [
+        "# ETTh1 ablations: hf_rnn's recipe with one option changed at a time",
+        "",
+        f"Command: `python -m benchmarks.etth1 {' '.join(args.argv)}`; same protocol, windows and budget as etth1.md; "
+        "test MSE / MAE on the z-normalised scale; model selection on validation only.",
+        "",
+        "| horizon | variant | test MSE | test MAE | best validation MSE | epochs run | training min | parameters |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['horizon']} | {r['variant']} | {r['test_mse']:.3f} | {r['test_mae']:.3f} | "
+            f"{r['best_validation_mse']:.3f} | {r['epochs']:.0f} | {r['training_minutes']:.1f} | {r['parameters']:,} |"
+        )
+    (results_dir / "etth1_ablations.md").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -12,9 +12,11 @@ from transformers import AutoConfig
 
 from . import modeling_rnn, modeling_rnn_forecast, modeling_rnn_seq2seq
 from .cache_rnn import CACHE_NAME, RecurrentCache, output_state
-from .configuration_rnn import CELL_TYPES, POOLING_TYPES, RNNConfig
+from .characters_rnn import CharacterWordEncoder, spelling_alphabet
+from .configuration_rnn import CELL_TYPES, CHAR_ENCODERS, POOLING_TYPES, RNNConfig
 from .configuration_rnn_forecast import RNNForecastConfig
 from .configuration_rnn_seq2seq import ATTENTION_TYPES, RNNSeq2SeqConfig
+from .crf_rnn import LinearChainCRF
 from .modeling_rnn import (
     RNNForCausalLM,
     RNNForSequenceClassification,
@@ -25,7 +27,7 @@ from .modeling_rnn import (
 from .modeling_rnn_forecast import RNNForecastModel, RNNForTimeSeriesPrediction
 from .modeling_rnn_seq2seq import AttentionDecoderCache, RNNSeq2SeqForConditionalGeneration, RNNSeq2SeqModel
 from .pipelines import TRANSLATION_TASK, TranslationPipeline, register_pipelines
-from .tokenization import TOKENIZER_KINDS, train_tokenizer
+from .tokenization import TOKENIZER_KINDS, token_spellings, train_tokenizer
 
 __version__ = "0.1.0"
 
@@ -73,6 +75,7 @@ __all__ = [
     "ATTENTION_TYPES",
     "CACHE_NAME",
     "CELL_TYPES",
+    "CHAR_ENCODERS",
     "POOLING_TYPES",
     "TOKENIZER_KINDS",
     "RNNConfig",
@@ -83,6 +86,10 @@ __all__ = [
     "RNNForCausalLM",
     "RNNForSequenceClassification",
     "RNNForTokenClassification",
+    "LinearChainCRF",
+    "CharacterWordEncoder",
+    "spelling_alphabet",
+    "token_spellings",
     "RNNSeq2SeqConfig",
     "AttentionDecoderCache",
     "RNNSeq2SeqModel",

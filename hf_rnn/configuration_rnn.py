@@ -1,11 +1,15 @@
 """Configuration of the hf_rnn recurrent family (Elman RNN, LSTM, GRU)."""
 
 import math
+import re
 
 from transformers import PreTrainedConfig
 
 CELL_TYPES = ("lstm", "gru", "rnn_tanh", "rnn_relu")
 POOLING_TYPES = ("last", "mean", "max")
+CHAR_ENCODERS = ("lstm", "cnn")
+CRF_CONSTRAINTS = ("iob2",)
+IOB2_TAG = re.compile(r"O|[BI]-\S+")
 
 
 class RNNConfig(PreTrainedConfig):
@@ -42,6 +46,23 @@ class RNNConfig(PreTrainedConfig):
             `output_dropout`) of consecutive real tokens to its loss. Non-negative.
         classifier_pooling (`str`, defaults to `"last"`): how sequence classification summarises a sequence:
             `"last"` (final state of each direction), `"mean"` or `"max"` over the non-padding positions.
+        crf (`bool`, defaults to `False`): the tagger's output layer is a linear-chain CRF (BiLSTM-CRF, Lample et al.
+            2016): trained by the sequences' negative log-likelihood, decoded by Viterbi. See
+            `RNNForTokenClassification`. Other heads ignore it.
+        crf_constraints (`str`, *optional*): `"iob2"`: decoding never outputs a tag sequence IOB2 forbids ("I-X" first
+            or after anything but "B-X" / "I-X"), read from `id2label`, whose names must then all be IOB2 ("O",
+            "B-X", "I-X"). Needs `crf=True`. None (default): every sequence is allowed.
+        char_encoder (`str`, *optional*): character-level word features joined to each word embedding: `"lstm"` (a
+            character BiLSTM, Lample et al. 2016) or `"cnn"` (a character CNN with max-pooling, Ma & Hovy 2016);
+            None (default) for none. The model reads each token's spelling from a saved table of the vocabulary's
+            spellings (`CharacterWordEncoder.set_spellings`), so it needs `input_ids`, not `inputs_embeds`.
+        char_alphabet (`str`, defaults to `""`): the characters with an id of their own (others share one); required
+            with `char_encoder`. `characters_rnn.spelling_alphabet` makes it from the vocabulary.
+        char_embedding_size (`int`, defaults to 25): width of the character embeddings.
+        char_hidden_size (`int`, defaults to 25): the character BiLSTM's units per direction (word features: twice
+            this), or the CNN's filters (word features: this many).
+        char_max_word_length (`int`, defaults to 20): characters kept per token; a longer spelling keeps its first
+            and last halves.
         initializer_range (`float`, defaults to 0.1): embeddings and output layers are drawn from
             U(-r, r), as in the PyTorch word-language-model example; recurrent weights keep torch's default.
         tie_word_embeddings (`bool`, defaults to `True`): share the LM output matrix with the input embeddings.
@@ -68,6 +89,13 @@ class RNNConfig(PreTrainedConfig):
     activation_regularization: float = 0.0
     temporal_activation_regularization: float = 0.0
     classifier_pooling: str = "last"
+    crf: bool = False
+    crf_constraints: str | None = None
+    char_encoder: str | None = None
+    char_alphabet: str = ""
+    char_embedding_size: int = 25
+    char_hidden_size: int = 25
+    char_max_word_length: int = 20
     initializer_range: float = 0.1
     use_cache: bool = True
     tie_word_embeddings: bool = True
@@ -106,6 +134,11 @@ class RNNConfig(PreTrainedConfig):
         return self.proj_size if self.proj_size else self.hidden_size
 
     @property
+    def char_output_size(self) -> int:
+        """Character features per word: both directions' final states (BiLSTM), one per filter (CNN), or none."""
+        return {"lstm": 2 * self.char_hidden_size, "cnn": self.char_hidden_size}.get(self.char_encoder, 0)
+
+    @property
     def num_state_tensors(self) -> int:
         """Recurrent state tensors per layer: (h, c) for an LSTM, h otherwise."""
         return 2 if self.cell == "lstm" else 1
@@ -132,7 +165,7 @@ class RNNConfig(PreTrainedConfig):
             )
         for name in ("embedding_dropout", "layer_dropout", "output_dropout", "word_dropout", "weight_drop"):
             check_probability(name, getattr(self, name))
-        for name in ("locked_dropout", "bidirectional", "use_cache", "tie_word_embeddings"):
+        for name in ("locked_dropout", "bidirectional", "use_cache", "tie_word_embeddings", "crf"):
             check_flag(name, getattr(self, name))
         for name in ("activation_regularization", "temporal_activation_regularization"):
             value = getattr(self, name)
@@ -143,6 +176,8 @@ class RNNConfig(PreTrainedConfig):
                 f"classifier_pooling={self.classifier_pooling!r} is not supported; "
                 f"choose one of {', '.join(map(repr, POOLING_TYPES))}."
             )
+        self.check_crf_constraints()
+        self.check_char_fields()
         check_initializer_range(self.initializer_range)
         # transformers turns num_labels into an id2label map; an empty one would build a head with no output.
         if not self.num_labels or self.num_labels < 1:
@@ -158,6 +193,43 @@ class RNNConfig(PreTrainedConfig):
         if any(v is not None and not (isinstance(v, int) and 0 <= v < self.vocab_size) for v in eos):
             raise ValueError(
                 f"eos_token_id={self.eos_token_id!r} is invalid; it must be None or id(s) in [0, {self.vocab_size})."
+            )
+
+    def check_crf_constraints(self) -> None:
+        if self.crf_constraints is None:
+            return
+        if self.crf_constraints not in CRF_CONSTRAINTS:
+            raise ValueError(
+                f"crf_constraints={self.crf_constraints!r} is not supported; choose one of "
+                f"{', '.join(map(repr, CRF_CONSTRAINTS))}, or None."
+            )
+        if self.crf is not True:
+            raise ValueError(
+                f"crf_constraints={self.crf_constraints!r} constrains a CRF's decoding: it needs crf=True."
+            )
+        tags = [str(self.id2label[index]) for index in range(self.num_labels)]
+        invalid = [tag for tag in tags if not IOB2_TAG.fullmatch(tag)]
+        if invalid or all(tag.startswith("I-") for tag in tags):
+            raise ValueError(
+                f"crf_constraints='iob2' reads the tags from id2label, which must be IOB2 ('O', 'B-TYPE', 'I-TYPE') "
+                f"with at least one that can start a sentence; got {tags[:20]}."
+            )
+
+    def check_char_fields(self) -> None:
+        if self.char_encoder is None:
+            return
+        if self.char_encoder not in CHAR_ENCODERS:
+            raise ValueError(
+                f"char_encoder={self.char_encoder!r} is not supported; choose one of "
+                f"{', '.join(map(repr, CHAR_ENCODERS))}, or None for no character features."
+            )
+        for name in ("char_embedding_size", "char_hidden_size", "char_max_word_length"):
+            check_positive_int(name, getattr(self, name))
+        alphabet = self.char_alphabet
+        if not isinstance(alphabet, str) or not alphabet or len(set(alphabet)) != len(alphabet):
+            raise ValueError(
+                f"char_alphabet={alphabet!r} is invalid; char_encoder={self.char_encoder!r} needs a non-empty string "
+                "of distinct characters (characters_rnn.spelling_alphabet of the vocabulary's spellings)."
             )
 
 
@@ -187,4 +259,4 @@ def check_initializer_range(value) -> None:
         raise ValueError(f"initializer_range={value!r} is invalid; it must be a finite positive number.")
 
 
-__all__ = ["RNNConfig", "CELL_TYPES", "POOLING_TYPES"]
+__all__ = ["RNNConfig", "CELL_TYPES", "CHAR_ENCODERS", "CRF_CONSTRAINTS", "POOLING_TYPES"]

@@ -9,8 +9,9 @@ by default (a plain `TrainingArguments` leaves them all off):
 - `gradual_unfreezing`: epoch k trains the top k + 1 layer groups only (`GradualUnfreezing`, a callback).
 
 The layer groups (`layer_groups`) of a model made of an embedding, recurrent layers and a head, from the top: the head
-(every parameter outside the base model: a classifier's output layer, a language model's), each recurrent layer from
-the top down, the embedding. A parameter two groups use (a language model's output matrix tied to its embedding)
+(every parameter outside the base model: a classifier's output layer, a tagger's CRF, a language model's output
+layer), each recurrent layer from the top down, the embedding (with what else feeds the first recurrent layer: a
+tagger's character encoder). A parameter two groups use (a language model's output matrix tied to its embedding)
 belongs to the higher one, as in ULMFiT, whose last group holds the tied encoder and decoder.
 """
 
@@ -38,7 +39,7 @@ __all__ = [
 def layer_groups(model: PreTrainedModel) -> list[list[nn.Parameter]]:
     """
     The model's parameters in ULMFiT's layer groups, from the top: the head, the recurrent layers (top first), the
-    embedding. Groups left empty (a bare model's head, a tied embedding) are dropped.
+    embedding and the rest of the base model. Groups left empty (a bare model's head, a tied embedding) are dropped.
     """
     body = model.base_model
     if not (isinstance(getattr(body, "embed_tokens", None), nn.Embedding) and hasattr(body, "rnn")):
@@ -49,7 +50,7 @@ def layer_groups(model: PreTrainedModel) -> list[list[nn.Parameter]]:
     prefix = f"{model.base_model_prefix}."
     head = [p for name, p in model.named_parameters(remove_duplicate=False) if not name.startswith(prefix)]
     candidates = [head, *(list(layer.parameters()) for layer in reversed(body.rnn.layers))]
-    candidates.append(list(body.embed_tokens.parameters()))
+    candidates.append([*body.embed_tokens.parameters(), *body.parameters()])  # the embedding first, then the rest
     groups, seen = [], set()
     for candidate in candidates:
         group = []
@@ -59,9 +60,6 @@ def layer_groups(model: PreTrainedModel) -> list[list[nn.Parameter]]:
                 group.append(parameter)
         if group:
             groups.append(group)
-    missing = [name for name, p in model.named_parameters() if id(p) not in seen]
-    if missing:  # a module of the base model that is neither the embedding nor a recurrent layer
-        raise ValueError(f"{type(model).__name__}: {missing[0]} belongs to no layer group.")
     return groups
 
 

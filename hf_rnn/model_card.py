@@ -70,6 +70,8 @@ _ARCHITECTURE_FIELDS = (
     "share_embeddings",
     "tie_word_embeddings",
     "classifier_pooling",
+    "crf",
+    "char_encoder",
     "embedding_dropout",
     "layer_dropout",
     "output_dropout",
@@ -175,6 +177,7 @@ def render_model_card(
             for name in _ARCHITECTURE_FIELDS
             if getattr(config, name, None) is not None
             and (name != "classifier_pooling" or task == "sequence-classification")
+            and (name != "crf" or task == "token-classification")
         ],
         label_names=[labels[i] for i in sorted(labels)] if labels else [],
         metric_rows=[(name, _format(value)) for name, value in results.items()],

@@ -3,8 +3,9 @@
 Read top to bottom: padding helpers, dropout, the recurrent stack (the one place where cells, padding and state are
 handled), the `PreTrainedModel` base, the bare model, then one thin class per head.
 
-This file, `configuration_rnn.py` and `cache_rnn.py` form the Hub bundle that `save_pretrained` copies next to
-the weights: they import nothing of hf_rnn but each other, so `trust_remote_code=True` loads them anywhere.
+This file, `configuration_rnn.py`, `cache_rnn.py`, `characters_rnn.py` (character-level word features) and `crf_rnn.py`
+(the tagger's CRF) form the Hub bundle that `save_pretrained` copies next to the weights: they import nothing of hf_rnn
+but each other, so `trust_remote_code=True` loads them anywhere.
 """
 
 import os
@@ -28,7 +29,9 @@ from transformers.modeling_outputs import (
 from transformers.utils import can_return_tuple
 
 from .cache_rnn import CACHE_NAME, RecurrentCache, output_state, state_argument, state_output
+from .characters_rnn import CharacterWordEncoder
 from .configuration_rnn import RNNConfig
+from .crf_rnn import NOT_SCORED, LinearChainCRF, iob2_forbidden
 
 # The cell is a config string mapped to the fused torch module, as in PyTorch's word-language-model example.
 CELL_MODULES = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn_tanh": nn.RNN, "rnn_relu": nn.RNN}
@@ -410,10 +413,16 @@ class RNNPreTrainedModel(PreTrainedModel):
         bound = self.config.initializer_range
         if isinstance(module, nn.Embedding):
             init.uniform_(module.weight, -bound, bound)
-        elif isinstance(module, nn.Linear):
+        elif isinstance(module, (nn.Linear, nn.Conv1d)):
             init.uniform_(module.weight, -bound, bound)
             if module.bias is not None:
                 init.zeros_(module.bias)
+        elif isinstance(module, LinearChainCRF):
+            # No preference between tags at first: the CRF starts as independent per-token softmaxes.
+            for parameter in module.parameters():
+                init.zeros_(parameter)
+        elif isinstance(module, CharacterWordEncoder):
+            init.zeros_(module.spellings)  # no spelling until set_spellings (a loaded table is kept)
         elif isinstance(module, nn.RNNBase):
             # transformers' default covers nn.LSTM only (with xavier); keep torch's own scheme for every cell.
             cell_bound = module.hidden_size**-0.5
@@ -427,8 +436,9 @@ class RNNModel(RNNPreTrainedModel):
     def __init__(self, config: RNNConfig):
         super().__init__(config)
         self.embed_tokens = nn.Embedding(config.vocab_size, config.embedding_size)
+        self.char_encoder = CharacterWordEncoder(config) if config.char_encoder else None
         self.embedding_dropout = SequenceDropout(config.embedding_dropout, locked=config.locked_dropout)
-        self.rnn = RNNStack(config)
+        self.rnn = RNNStack(config, input_size=config.embedding_size + config.char_output_size)
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
@@ -450,7 +460,7 @@ class RNNModel(RNNPreTrainedModel):
     ) -> BaseModelOutputWithPast:
         """
         Args:
-            input_ids: `(batch, time)` token ids.
+            input_ids: `(batch, time)` token ids (with `config.char_encoder`, the only input: spellings come from ids).
             attention_mask: `(batch, time)` or, when continuing from a cache, `(batch, past + time)`
                 (as generate() passes it); 0 marks padding on any side.
             inputs_embeds: `(batch, time, embedding_size)`, instead of `input_ids`.
@@ -471,6 +481,14 @@ class RNNModel(RNNPreTrainedModel):
             inputs_embeds = self.embed_tokens(input_ids)
             if self.training and self.config.word_dropout > 0:
                 inputs_embeds = self.drop_word_types(inputs_embeds, input_ids)
+            if self.char_encoder is not None:
+                # Word dropout hides a word's embedding, not its spelling (as Lample et al.'s unknown-word training).
+                inputs_embeds = torch.cat([inputs_embeds, self.char_encoder(input_ids)], dim=-1)
+        elif self.char_encoder is not None:
+            raise ValueError(
+                f"char_encoder={self.config.char_encoder!r} reads each token's spelling from its id: pass input_ids, "
+                "not inputs_embeds."
+            )
         else:
             check_inputs_embeds(inputs_embeds, self.config.embedding_size)
         batch_size, time_steps = inputs_embeds.shape[:2]
@@ -828,7 +846,23 @@ class RNNForSequenceClassification(RNNPreTrainedModel):
 
 
 class RNNForTokenClassification(RNNPreTrainedModel):
-    """Tagging head: one `num_labels` distribution per token."""
+    """
+    Tagging head: `num_labels` scores per token, read as a softmax per token or, with `config.crf`, through a
+    linear-chain CRF over the sentence (BiLSTM-CRF, Lample et al. 2016; `crf_rnn.LinearChainCRF`).
+
+    With the CRF:
+    - the loss is each row's negative log-likelihood of its tags, summed over rows and divided by the scored tokens
+      (labels other than -100; Trainer's `num_items_in_batch` when given): per token, as the softmax head's
+      cross-entropy, so learning rates carry over and accumulated batches add up to one large batch. A real token
+      labelled -100 (a word's continuation piece, a special token) stays a link of the chain with its tag summed
+      over, so training and decoding run over the same tokens (see `LinearChainCRF.negative_log_likelihood`).
+    - the logits, in eval mode, are max-marginal scores (`LinearChainCRF.max_marginals`): per token and tag, the
+      score of the best tag sequence through that tag minus that of the best sequence overall (<= 0). Their argmax
+      is the Viterbi path, which `pipeline("token-classification")` and the Trainer's metrics read; their softmax
+      is a confidence in that choice, not a probability. In training mode the logits are the emission scores
+      (decoding would be wasted work). `decode` returns the path itself. With `config.crf_constraints="iob2"`,
+      decoding only outputs IOB2-valid sequences.
+    """
 
     # Trainer passes `num_items_in_batch`, so gradient accumulation weighs every token as one large batch would.
     accepts_loss_kwargs = True
@@ -839,7 +873,34 @@ class RNNForTokenClassification(RNNPreTrainedModel):
         self.model = RNNModel(config)
         self.output_dropout = SequenceDropout(config.output_dropout, locked=config.locked_dropout)
         self.classifier = nn.Linear(self.model.rnn.output_size, config.num_labels)
+        self.crf = None
+        if config.crf:
+            tags = [config.id2label[index] for index in range(config.num_labels)]
+            self.crf = LinearChainCRF(config.num_labels, *(iob2_forbidden(tags) if config.crf_constraints else ()))
         self.post_init()
+
+    def emission_scores(
+        self,
+        input_ids: torch.LongTensor | None,
+        attention_mask: torch.Tensor | None,
+        inputs_embeds: torch.Tensor | None,
+        output_hidden_states: bool | None = None,
+    ) -> tuple[torch.Tensor, BaseModelOutputWithPast, torch.Tensor]:
+        """`(batch, time, num_labels)` scores, the bare model's outputs, and the `(batch, time)` bool real tokens."""
+        outputs = self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            inputs_embeds=inputs_embeds,
+            use_cache=False,
+            output_hidden_states=output_hidden_states,
+        )
+        emissions = self.classifier(self.output_dropout(outputs.last_hidden_state))
+        batch_size, time_steps = emissions.shape[:2]
+        if attention_mask is None:
+            real = torch.ones(batch_size, time_steps, dtype=torch.bool, device=emissions.device)
+        else:  # checked by the model, which reads its last `time_steps` columns too
+            real = attention_mask[:, -time_steps:].bool()
+        return emissions, outputs, real
 
     @can_return_tuple
     def forward(
@@ -852,19 +913,39 @@ class RNNForTokenClassification(RNNPreTrainedModel):
         num_items_in_batch: torch.Tensor | int | None = None,
     ) -> TokenClassifierOutput:
         """`labels`: `(batch, time)` tag ids, -100 where no tag is scored (padding, continuation sub-words)."""
-        outputs = self.model(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            inputs_embeds=inputs_embeds,
-            use_cache=False,
-            output_hidden_states=output_hidden_states,
-        )
-        logits = self.classifier(self.output_dropout(outputs.last_hidden_state))
+        emissions, outputs, real = self.emission_scores(input_ids, attention_mask, inputs_embeds, output_hidden_states)
+        if labels is not None:
+            check_label_ids(labels, emissions.shape[:2], self.config.num_labels, "config.num_labels", "(batch, time)")
+        if self.crf is None:
+            loss = None
+            if labels is not None:
+                loss = self.loss_function(emissions, labels, self.config, num_items_in_batch=num_items_in_batch)
+            return TokenClassifierOutput(loss=loss, logits=emissions, hidden_states=outputs.hidden_states)
         loss = None
         if labels is not None:
-            check_label_ids(labels, logits.shape[:2], self.config.num_labels, "config.num_labels", "(batch, time)")
-            loss = self.loss_function(logits, labels, self.config, num_items_in_batch=num_items_in_batch)
+            total = self.crf.negative_log_likelihood(emissions, real, labels).sum()
+            count = num_items_in_batch
+            if count is None:
+                count = ((labels != NOT_SCORED) & real).sum().clamp(min=1)
+            loss = total / (count.to(total.device) if torch.is_tensor(count) else count)
+        logits = emissions if self.training else self.crf.max_marginals(emissions, real)[0]
         return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+
+    @torch.no_grad()
+    def decode(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+    ) -> torch.LongTensor:
+        """
+        The predicted tags, `(batch, time)` tag ids with -100 at padding: the Viterbi path with a CRF, each token's
+        best score otherwise. Call it in eval mode (dropout would change the scores).
+        """
+        emissions, _, real = self.emission_scores(input_ids, attention_mask, inputs_embeds)
+        if self.crf is None:
+            return emissions.argmax(-1).masked_fill(~real, NOT_SCORED)
+        return self.crf.viterbi(emissions, real)[0]
 
 
 # The heads of this file by the Auto class that builds each: written into every saved folder's auto_map, and what

@@ -3,6 +3,8 @@
 Every tokenizer returned here is a ``transformers.PreTrainedTokenizerFast`` whose
 ``decode`` restores the original text exactly (spaces and newlines included),
 because the text-generation pipeline decodes new ids and appends them to the prompt.
+Everything it does lives in its ``tokenizer.json``, so the folder it saves behaves the
+same when ``AutoTokenizer.from_pretrained`` loads it back, without hf_rnn.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from tokenizers import (
     models,
     normalizers,
     pre_tokenizers,
+    processors,
     trainers,
 )
-from transformers import PreTrainedTokenizerFast
+from transformers import PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 __all__ = [
     "BOS_TOKEN",
@@ -27,6 +30,7 @@ __all__ = [
     "SPECIAL_TOKENS",
     "TOKENIZER_KINDS",
     "UNK_TOKEN",
+    "token_spellings",
     "train_tokenizer",
 ]
 
@@ -91,12 +95,28 @@ def train_tokenizer(
     lowercase: bool = False,
     model_max_length: int = 1_000_000,
     padding_side: str = "left",
+    add_prefix_space: bool = True,
+    add_eos_token: bool = False,
     show_progress: bool = False,
 ) -> PreTrainedTokenizerFast:
     """Train a tokenizer of the given ``kind`` on ``texts``.
 
     ``vocab_size`` caps the vocabulary, special tokens included, for every kind
-    (for "bpe" it must be at least ``MIN_BPE_VOCAB_SIZE``). No BOS/EOS tokens are
+    (for "bpe" it must be at least ``MIN_BPE_VOCAB_SIZE``).
+
+    ``add_prefix_space``: encode every text as if a space came before it, as GPT-2's
+    and RoBERTa's ``add_prefix_space=True`` and SentencePiece do (``decode`` drops that
+    space again). A word then encodes the same at the start of a text as after a
+    space; ``is_split_into_words=True`` encodes each word as a text of its own, so this
+    makes ``tokenizer(words, is_split_into_words=True)`` encode as running text does
+    (``" ".join(words)``). Without it, a word-level vocabulary holds ``" word"`` and
+    every word but a text's first becomes ``<unk>``. Pass False for texts that are
+    consecutive pieces of one running text, such as a causal LM's lines: the space
+    would otherwise follow every line break.
+
+    ``add_eos_token``: end every encoding with ``</s>``, as T5's and Marian's
+    tokenizers do, so that ``tokenizer(text_target=...)`` gives the labels a
+    sequence-to-sequence model learns to stop with. Otherwise no BOS/EOS tokens are
     added by encoding; callers add them where they need them.
     """
     if kind not in TOKENIZER_KINDS:
@@ -113,8 +133,27 @@ def train_tokenizer(
         raise ValueError(f"padding_side={padding_side!r} is not supported; choose 'left' or 'right'")
 
     tokenizer, trainer = _build_tokenizer(kind, vocab_size, min_frequency, show_progress)
-    if lowercase:
-        tokenizer.normalizer = normalizers.Lowercase()
+    steps = [normalizers.Lowercase()] if lowercase else []
+    if add_prefix_space:
+        # Before training too, so the vocabulary holds each word as it follows a space.
+        steps.append(normalizers.Prepend(" "))
+        # Both decoders return the whole text as one string, so Strip removes only its first space.
+        tokenizer.decoder = decoders.Sequence([tokenizer.decoder, decoders.Strip(" ", 1, 0)])
+    if steps:
+        tokenizer.normalizer = normalizers.Sequence(steps)
+    # Offsets leave out the space a token starts with (as RoBERTa's do), so the token-classification pipeline's
+    # entities span their words alone; the prefix space is in no offset already.
+    post_processors = [processors.ByteLevel(add_prefix_space=add_prefix_space, trim_offsets=True)]
+    if add_eos_token:
+        post_processors.append(
+            processors.TemplateProcessing(
+                single=f"$A {EOS_TOKEN}",
+                pair=f"$A {EOS_TOKEN} $B {EOS_TOKEN}",
+                special_tokens=[(EOS_TOKEN, SPECIAL_TOKENS.index(EOS_TOKEN))],
+            )
+        )
+    # In tokenizer.json, which a reload keeps (transformers rebuilds a post-processor only where there is none).
+    tokenizer.post_processor = processors.Sequence(post_processors)
 
     # Count characters while streaming, so generators need not be materialised.
     n_chars = 0
@@ -138,6 +177,20 @@ def train_tokenizer(
         eos_token=EOS_TOKEN,
         model_max_length=model_max_length,
         padding_side=padding_side,
+        add_prefix_space=add_prefix_space,
         # The default clean-up removes spaces before punctuation, breaking round trips.
         clean_up_tokenization_spaces=False,
     )
+
+
+def token_spellings(tokenizer: PreTrainedTokenizerBase) -> list[str]:
+    """
+    Every token id's text as it decodes, without the prefix space (`" EU"`, byte-level `"ĠEU"` -> `"EU"`), and ""
+    for special tokens: the spellings that character-level word features read (`CharacterWordEncoder.set_spellings`).
+    """
+    special = set(tokenizer.all_special_ids)
+    tokens = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    return [
+        "" if token_id in special else tokenizer.convert_tokens_to_string([token]).strip()
+        for token_id, token in enumerate(tokens)
+    ]

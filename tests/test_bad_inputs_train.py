@@ -77,7 +77,19 @@ CATALOG = {
     ),
     "max_seq_length_zero": (["--task", "sequence-classification", "--max_seq_length", "0"], ["--max_seq_length=0"]),
     "max_target_length_one": (["--task", "translation", "--max_target_length", "1"], ["--max_target_length=1"]),
+    "max_source_length_one": (["--task", "translation", "--max_source_length", "1"], ["--max_source_length=1"]),
+    "generation_max_length_one": (
+        ["--task", "translation", "--generation_max_length", "1"],
+        ["--generation_max_length=1"],
+    ),
     "beams_zero": (["--task", "translation", "--generation_num_beams", "0"], ["--generation_num_beams=0"]),
+    # The tagger's options: token-classification only, a known character encoder.
+    "char_features_unknown": (
+        ["--task", "token-classification", "--char_features", "gru"],
+        ["--char_features='gru'", "'lstm'", "'cnn'"],
+    ),
+    "crf_other_task": (["--task", "sequence-classification", "--crf"], ["--crf", "--task token-classification"]),
+    "char_features_other_task": (["--char_features", "cnn"], ["--char_features", "--task token-classification"]),
     # --output_dir
     "output_dir_is_a_file": (["--output_dir", "a_file"], ["--output_dir", "is a file"]),
     "output_dir_not_empty": (["--output_dir", "used"], ["--output_dir", "--overwrite_output_dir"]),

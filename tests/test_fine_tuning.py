@@ -19,7 +19,7 @@ import torch
 from helpers import BLOCK_HF_RNN, run_train_script, run_without_hf_rnn, seeded, tiny_config
 from transformers import AutoTokenizer, Trainer, TrainerCallback
 
-from hf_rnn import RNNForCausalLM, RNNForSequenceClassification, train_tokenizer
+from hf_rnn import RNNForCausalLM, RNNForSequenceClassification, RNNForTokenClassification, train_tokenizer
 from hf_rnn.fine_tuning import FineTuningTrainer, SlantedTriangular, layer_groups
 from hf_rnn.model_card import card_hyperparameters, describe_base_model
 from hf_rnn.tasks import get_task
@@ -153,6 +153,12 @@ def test_layer_groups_run_from_the_head_down_to_the_embedding():
         {id(p) for p in lm.model.rnn.layers[0].parameters()},
     ]
     assert lm.lm_head.weight is lm.model.embed_tokens.weight
+    # A tagger's CRF is head; its character encoder feeds the first layer, with the embedding.
+    tagger = RNNForTokenClassification(tiny_config(num_labels=3, crf=True, char_encoder="cnn", char_alphabet="abc"))
+    tagger_groups = [{id(p) for p in group} for group in layer_groups(tagger)]
+    assert {id(p) for p in tagger.crf.parameters()} <= tagger_groups[0]
+    assert tagger_groups[-1] == {id(tagger.model.embed_tokens.weight), *map(id, tagger.model.char_encoder.parameters())}
+    assert sum(map(len, tagger_groups)) == len(list(tagger.parameters()))
 
 
 def training_arguments(tmp_path, **overrides) -> RNNTrainingArguments:

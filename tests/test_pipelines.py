@@ -1,9 +1,9 @@
 """transformers pipelines run saved hf_rnn models, with the package imported and through remote code.
 
-A module-scoped fixture saves four folders (model + tokenizer): a char-level LM, a sentence classifier, a word-level
-tagger and a bare encoder. The in-process tests check each pipeline against the model's own outputs; one subprocess,
-in which `import hf_rnn` fails and the Hub is offline, runs the same four pipelines with `trust_remote_code=True` and
-must return what they return in process.
+A module-scoped fixture saves five folders (model + tokenizer): a char-level LM, a sentence classifier, two word-level
+taggers (one with a CRF and character features) and a bare encoder. The in-process tests check each pipeline against
+the model's own outputs; one subprocess, in which `import hf_rnn` fails and the Hub is offline, runs the same
+pipelines with `trust_remote_code=True` and must return what they return in process.
 """
 
 import json
@@ -14,6 +14,8 @@ from helpers import BLOCK_HF_RNN, run_without_hf_rnn, seeded, tiny_config, zen_o
 from transformers import pipeline
 
 from hf_rnn import RNNForCausalLM, RNNForSequenceClassification, RNNForTokenClassification, RNNModel, train_tokenizer
+from hf_rnn.characters_rnn import spelling_alphabet
+from hf_rnn.tokenization import token_spellings
 
 # Three prompts of different lengths: batches of two are left-padded.
 PROMPTS = ["Beautiful is", "Simple", "Errors should never"]
@@ -23,7 +25,7 @@ MAX_NEW_TOKENS = 5
 SENTIMENT = {0: "neg", 1: "pos"}
 TAGS = {0: "O", 1: "B-X", 2: "I-X"}
 
-# Runs all four pipelines on the saved folders; executed both here and, verbatim, in the remote-code subprocess, so
+# Runs all five pipelines on the saved folders; executed both here and, verbatim, in the remote-code subprocess, so
 # the two sides make exactly the same calls. Returns plain JSON data.
 RUN_PIPELINES = f"""
 import json
@@ -40,9 +42,11 @@ def run_pipelines(root, **load_kwargs):
     generator = pipeline("text-generation", model=f"{{root}}/generator", **load_kwargs)
     classifier = pipeline("text-classification", model=f"{{root}}/classifier", **load_kwargs)
     tagger = pipeline("token-classification", model=f"{{root}}/tagger", **load_kwargs)
+    crf_tagger = pipeline("token-classification", model=f"{{root}}/crf_tagger", **load_kwargs)
     extractor = pipeline("feature-extraction", model=f"{{root}}/encoder", **load_kwargs)
     for task, pipe in [("text-generation", generator), ("text-classification", classifier),
-                       ("token-classification", tagger), ("feature-extraction", extractor)]:
+                       ("token-classification", tagger), ("crf-token-classification", crf_tagger),
+                       ("feature-extraction", extractor)]:
         results["model_modules"][task] = type(pipe.model).__module__
 
     results["text-generation"] = {{
@@ -58,6 +62,10 @@ def run_pipelines(root, **load_kwargs):
         "none": [tagger(text, aggregation_strategy="none") for text in TAG_TEXTS],
         "none_batched": tagger(TAG_TEXTS, aggregation_strategy="none", batch_size=3),
         "simple": [tagger(text, aggregation_strategy="simple") for text in TAG_TEXTS],
+    }}
+    results["crf-token-classification"] = {{
+        "none": [crf_tagger(text, aggregation_strategy="none") for text in TAG_TEXTS],
+        "none_batched": crf_tagger(TAG_TEXTS, aggregation_strategy="none", batch_size=3),
     }}
     results["feature-extraction"] = [extractor(text) for text in TEXTS]
     # numpy scalars (token-classification scores) -> Python numbers
@@ -103,8 +111,8 @@ def calibrate_tagger(model: RNNForTokenClassification, tokenizer) -> None:
     """Centre the head's bias on the tag texts, so that a random tagger predicts a mix of tags, not one everywhere."""
     encoded = tokenizer(TAG_TEXTS, return_tensors="pt", padding=True)
     with torch.no_grad():
-        logits = model(**encoded).logits[encoded.attention_mask.bool()]
-        model.classifier.bias -= logits.mean(0)
+        emissions = model.emission_scores(encoded.input_ids, encoded.attention_mask, None)[0]
+        model.classifier.bias -= emissions[encoded.attention_mask.bool()].mean(0)
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +151,16 @@ def saved(tmp_path_factory, char_tokenizer, word_tokenizer):
         ),
         "encoder": (seeded(RNNModel, config(char_tokenizer, cell="gru", bidirectional=True)), char_tokenizer),
     }
+    spellings = token_spellings(word_tokenizer)
+    chars = {"crf": True, "char_encoder": "lstm", "char_alphabet": spelling_alphabet(spellings)}
+    crf_config = config(word_tokenizer, bidirectional=True, initializer_range=1.0, **tags, **chars)
+    crf_tagger = seeded(RNNForTokenClassification, crf_config, seed=2)
+    crf_tagger.model.char_encoder.set_spellings(spellings)
+    with torch.no_grad():  # transitions as an IOB2 tagger learns them: I-X neither follows O nor starts a sentence
+        crf_tagger.crf.transitions[0, 2] = crf_tagger.crf.start_transitions[2] = -1.0
+    entries["crf_tagger"] = (crf_tagger, word_tokenizer)
     calibrate_tagger(*entries["tagger"])
+    calibrate_tagger(*entries["crf_tagger"])
     models = {}
     for name, (model, tokenizer) in entries.items():
         model.save_pretrained(root / name)
@@ -159,7 +176,7 @@ def in_process(saved):
 
 @pytest.fixture(scope="module")
 def remote(saved, tmp_path_factory):
-    """Run the four pipelines with trust_remote_code=True in one interpreter that cannot import hf_rnn."""
+    """Run the five pipelines with trust_remote_code=True in one interpreter that cannot import hf_rnn."""
     work = tmp_path_factory.mktemp("remote_pipelines")
     out_file = work / "results.json"
     run_without_hf_rnn(REMOTE_SCRIPT, saved[0], out_file, work=work)
@@ -171,6 +188,7 @@ def test_pipelines_load_the_installed_hf_rnn_classes(in_process):
         "text-generation": RNNForCausalLM.__module__,
         "text-classification": RNNForSequenceClassification.__module__,
         "token-classification": RNNForTokenClassification.__module__,
+        "crf-token-classification": RNNForTokenClassification.__module__,
         "feature-extraction": RNNModel.__module__,
     }
     assert RNNModel.__module__ == "hf_rnn.modeling_rnn"
@@ -239,7 +257,8 @@ def test_token_classification_pipeline_entities_match_model_argmax(saved, in_pro
         assert [(e["index"], e["entity"], e["start"], e["end"]) for e in entities] == expected
         for entity in entities:
             assert entity["score"] == pytest.approx(probabilities[entity["index"]].max().item(), rel=0, abs=1e-6)
-            assert entity["word"] == text[entity["start"] : entity["end"]]
+            # The token, its leading space included, reads as the text its offsets span (they leave the space out).
+            assert tokenizer.convert_tokens_to_string([entity["word"]]) == text[entity["start"] : entity["end"]]
     # Guard: the calibrated random tagger predicts every tag somewhere, so filtering and grouping are exercised.
     assert predicted_tags == set(TAGS.values())
 
@@ -271,6 +290,32 @@ def test_token_classification_simple_aggregation_groups_adjacent_entity_tokens(s
             assert group["word"] == text[group["start"] : group["end"]]
 
 
+def test_crf_tagger_pipeline_entities_are_the_viterbi_path_scored_by_max_marginals(saved, in_process):
+    _, model, tokenizer = saved[1]["crf_tagger"]
+    predicted_tags, changed_by_transitions = set(), False
+    for text, entities in zip(TAG_TEXTS, in_process["crf-token-classification"]["none"]):
+        encoded = tokenizer(text, return_tensors="pt", return_offsets_mapping=True)
+        offsets = encoded.pop("offset_mapping")[0].tolist()
+        with torch.no_grad():
+            path = model.decode(**encoded)[0].tolist()
+            confidence = model(**encoded).logits.softmax(-1)[0]
+            emissions = model.emission_scores(encoded.input_ids, None, None)[0][0]
+        predicted_tags.update(TAGS[t] for t in path)
+        changed_by_transitions |= path != emissions.argmax(-1).tolist()
+        expected = [(i, TAGS[tag], offsets[i][0], offsets[i][1]) for i, tag in enumerate(path) if TAGS[tag] != "O"]
+        assert [(e["index"], e["entity"], e["start"], e["end"]) for e in entities] == expected
+        for entity in entities:
+            assert entity["score"] == pytest.approx(confidence[entity["index"]].max().item(), rel=0, abs=1e-6)
+        assert all(TAGS[tag] != "I-X" or TAGS[previous] != "O" for previous, tag in zip([0, *path], path))
+    # Guards: every tag is predicted, and the CRF's transitions overrule the per-token best somewhere.
+    assert predicted_tags == set(TAGS.values()) and changed_by_transitions
+
+
+def test_crf_tagger_pipeline_batched_equals_unbatched(in_process):
+    results = in_process["crf-token-classification"]
+    assert_same_structure(results["none_batched"], results["none"])
+
+
 def test_feature_extraction_pipeline_returns_the_last_hidden_state(saved, in_process):
     folder, model, tokenizer = saved[1]["encoder"]
     extractor = pipeline("feature-extraction", model=str(folder))
@@ -292,6 +337,7 @@ def test_remote_code_pipelines_load_classes_from_transformers_modules(remote):
         "text-generation",
         "text-classification",
         "token-classification",
+        "crf-token-classification",
         "feature-extraction",
     }
     for task, module in remote["model_modules"].items():
@@ -300,7 +346,14 @@ def test_remote_code_pipelines_load_classes_from_transformers_modules(remote):
 
 
 @pytest.mark.parametrize(
-    "task", ["text-generation", "text-classification", "token-classification", "feature-extraction"]
+    "task",
+    [
+        "text-generation",
+        "text-classification",
+        "token-classification",
+        "crf-token-classification",
+        "feature-extraction",
+    ],
 )
 def test_remote_code_pipeline_outputs_equal_in_process_outputs(remote, in_process, task):
     # Same weights, same kernels, same calls: identical to the last bit, not merely close.

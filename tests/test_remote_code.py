@@ -1,9 +1,9 @@
 """A saved hf_rnn folder is self-contained: it loads with `trust_remote_code=True` where hf_rnn cannot be imported.
 
-One module-scoped fixture saves a causal LM, a sequence classifier, a token classifier and a bare model, then runs
-ONE fresh interpreter in which `import hf_rnn` fails and the Hub is offline. That interpreter loads each folder
-through the Auto classes with `trust_remote_code=True`, runs it, and `torch.save`s what it computed; the tests
-compare those results with the in-process models that were saved.
+One module-scoped fixture saves a causal LM, a sequence classifier, two token classifiers (one with a CRF and
+character features) and a bare model, then runs ONE fresh interpreter in which `import hf_rnn` fails and the Hub is
+offline. That interpreter loads each folder through the Auto classes with `trust_remote_code=True`, runs it, and
+`torch.save`s what it computed; the tests compare those results with the in-process models that were saved.
 """
 
 import json
@@ -24,7 +24,7 @@ import hf_rnn
 from hf_rnn import RNNForCausalLM, RNNForSequenceClassification, RNNForTokenClassification, RNNModel, output_state
 
 PACKAGE_DIR = Path(hf_rnn.__file__).parent
-BUNDLE_FILES = ("configuration_rnn.py", "modeling_rnn.py", "cache_rnn.py")
+BUNDLE_FILES = ("configuration_rnn.py", "modeling_rnn.py", "cache_rnn.py", "characters_rnn.py", "crf_rnn.py")
 
 # folder name -> (model class, the Auto class it registers for, config overrides)
 MODELS = {
@@ -41,7 +41,23 @@ MODELS = {
         {"cell": "rnn_tanh", "bidirectional": True, "num_labels": 4},
     ),
     "base_model": (RNNModel, "AutoModel", {"cell": "lstm", "proj_size": 5, "embedding_size": 7}),
+    # BiLSTM-CNN-CRF: the CRF's transitions and the spellings table are weights of the saved folder; the IOB2 rule
+    # comes from the config.
+    "crf_char_tagger": (
+        RNNForTokenClassification,
+        "AutoModelForTokenClassification",
+        {
+            "bidirectional": True,
+            "id2label": {0: "O", 1: "B-X", 2: "I-X", 3: "B-Y"},
+            "crf": True,
+            "crf_constraints": "iob2",
+            "char_encoder": "cnn",
+            "char_alphabet": "abcdefgh",
+        },
+    ),
 }
+# The char tagger's vocabulary: ids 0-3 special (no spelling), then words of the alphabet.
+SPELLINGS = ["", "", "", ""] + ["".join("abcdefgh"[(i * k) % 8] for k in range(1 + i % 5)) for i in range(4, 37)]
 AUTO_CLASSES = {
     "AutoModel": AutoModel,
     "AutoModelForCausalLM": AutoModelForCausalLM,
@@ -106,6 +122,10 @@ with torch.no_grad():
     tagger = load(AutoModelForTokenClassification, "token_classifier")
     results["token_logits"] = tagger(input_ids, attention_mask=attention_mask).logits
 
+    crf_tagger = load(AutoModelForTokenClassification, "crf_char_tagger")
+    results["crf_tagger_logits"] = crf_tagger(input_ids, attention_mask=attention_mask).logits
+    results["crf_tagger_path"] = crf_tagger.decode(input_ids, attention_mask=attention_mask)
+
     base = load(AutoModel, "base_model")
     results["base_hidden"] = base(input_ids, attention_mask=attention_mask).last_hidden_state
 
@@ -121,7 +141,14 @@ def assert_bitwise_equal(actual: torch.Tensor, expected: torch.Tensor) -> None:
 
 def build(name: str):
     model_class, _, overrides = MODELS[name]
-    return seeded(model_class, tiny_config(**overrides))
+    model = seeded(model_class, tiny_config(**overrides))
+    if model.config.char_encoder:
+        model.model.char_encoder.set_spellings(SPELLINGS)
+    if model.config.crf:  # transitions that matter (they start at zero)
+        with torch.no_grad():
+            for parameter in model.crf.parameters():
+                parameter.normal_()
+    return model
 
 
 def reference_outputs(models: dict) -> dict:
@@ -147,6 +174,9 @@ def reference_outputs(models: dict) -> dict:
         )
         reference["sequence_logits"] = models["sequence_classifier"](input_ids, attention_mask=attention_mask).logits
         reference["token_logits"] = models["token_classifier"](input_ids, attention_mask=attention_mask).logits
+        crf_tagger = models["crf_char_tagger"]
+        reference["crf_tagger_logits"] = crf_tagger(input_ids, attention_mask=attention_mask).logits
+        reference["crf_tagger_path"] = crf_tagger.decode(input_ids, attention_mask=attention_mask)
         reference["base_hidden"] = models["base_model"](input_ids, attention_mask=attention_mask).last_hidden_state
     return reference
 
@@ -238,6 +268,14 @@ def test_remote_sequence_classifier_logits_on_a_left_padded_batch_are_identical(
 def test_remote_token_classifier_logits_are_identical(reference, remote):
     assert remote["token_logits"].shape == (2, len(INPUT_IDS[0]), MODELS["token_classifier"][2]["num_labels"])
     assert_bitwise_equal(remote["token_logits"], reference["token_logits"])
+
+
+def test_remote_crf_char_tagger_logits_and_viterbi_path_are_identical(reference, remote):
+    assert remote["crf_tagger_logits"].shape == (2, len(INPUT_IDS[0]), 4)
+    assert_bitwise_equal(remote["crf_tagger_logits"], reference["crf_tagger_logits"])
+    assert torch.equal(remote["crf_tagger_path"], reference["crf_tagger_path"])
+    real = torch.tensor(ATTENTION_MASK).bool()
+    assert torch.equal(reference["crf_tagger_logits"].argmax(-1)[real], reference["crf_tagger_path"][real])
 
 
 def test_remote_base_model_hidden_states_are_identical(reference, remote):

@@ -49,7 +49,7 @@ from hf_rnn import (
 
 PACKAGE_DIR = Path(hf_rnn.__file__).parent
 BUNDLE_FILES = ("configuration_rnn.py", "configuration_rnn_seq2seq.py", "modeling_rnn.py", "cache_rnn.py")
-BUNDLE_FILES += ("modeling_rnn_seq2seq.py",)
+BUNDLE_FILES += ("modeling_rnn_seq2seq.py", "characters_rnn.py", "crf_rnn.py")
 
 NEW_TOKENS = 9
 

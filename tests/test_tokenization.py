@@ -1,11 +1,13 @@
-"""Tests for hf_rnn.tokenization."""
+"""Tests for hf_rnn.tokenization: round trips, special tokens, and the transformers recipes (words split in
+advance for token classification, targets ending with </s> for sequence to sequence), before and after a reload."""
 
 from __future__ import annotations
 
 import pytest
+from datasets import Dataset
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from transformers import AutoTokenizer
+from transformers import AutoTokenizer, DataCollatorForTokenClassification
 
 from hf_rnn.tokenization import (
     BOS_TOKEN,
@@ -28,7 +30,9 @@ _SENTENCES = [
 CORPUS = [f"{s} Line {i}.\n" for i in range(6) for s in _SENTENCES]
 
 # Built only from characters and words that occur in CORPUS, so every kind must restore it.
-SEEN_TEXT = "The lazy dog reads one token at a time,  and keeps a hidden state.\n\nIs it sunny? No!\n\tIndented line.\n"
+SEEN_TEXT = (
+    "The lazy dog reads one token at a time,  and keeps a hidden state.\n\nThen it is sunny? No!\n\tIndented line.\n"
+)
 
 
 @pytest.fixture(scope="module", params=TOKENIZER_KINDS)
@@ -46,7 +50,7 @@ def test_roundtrip_seen_text(tok):
     assert tok.decode(ids, skip_special_tokens=True) == SEEN_TEXT
 
 
-@pytest.mark.parametrize("text", ["The  dog", "\n", "  \n\n ", " dog.\n\tThe"])
+@pytest.mark.parametrize("text", ["The  dog", "\n", "  \n\n ", " dog.\n\tIndented"])
 def test_roundtrip_whitespace(tok, text):
     assert _roundtrip(tok, text) == text
 
@@ -139,10 +143,11 @@ def test_right_padding():
 
 def test_word_tokens_are_readable_and_unseen_word_is_unk():
     tok = train_tokenizer(CORPUS, kind="word")
-    assert tok.tokenize("The lazy dog.") == ["The", " lazy", " dog", "."]
+    # The first word too carries its space (add_prefix_space), so it is the token it is mid-sentence.
+    assert tok.tokenize("The lazy dog.") == [" The", " lazy", " dog", "."]
     ids = tok("The zebra dog")["input_ids"]
     assert ids == [
-        tok.convert_tokens_to_ids("The"),
+        tok.convert_tokens_to_ids(" The"),
         tok.unk_token_id,
         tok.convert_tokens_to_ids(" dog"),
     ]
@@ -150,7 +155,7 @@ def test_word_tokens_are_readable_and_unseen_word_is_unk():
 
 def test_char_tokens_are_single_characters():
     tok = train_tokenizer(CORPUS, kind="char")
-    assert tok.tokenize("a b\n") == ["a", " ", "b", "\n"]
+    assert tok.tokenize("a b\n") == [" ", "a", " ", "b", "\n"]
     assert tok("a\u00e9")["input_ids"][-1] == tok.unk_token_id  # "é" never seen
     vocab = set(tok.get_vocab()) - {PAD_TOKEN, UNK_TOKEN, BOS_TOKEN, EOS_TOKEN}
     assert vocab == set("".join(CORPUS))
@@ -204,8 +209,8 @@ def test_large_vocab_size_is_upper_bound_only():
 def test_min_frequency():
     rare = train_tokenizer([*CORPUS, "xylophone"], kind="word", min_frequency=1)
     common = train_tokenizer([*CORPUS, "xylophone"], kind="word", min_frequency=2)
-    assert "xylophone" in rare.get_vocab()
-    assert "xylophone" not in common.get_vocab()
+    assert " xylophone" in rare.get_vocab()
+    assert " xylophone" not in common.get_vocab()
 
 
 def test_accepts_generator():
@@ -245,3 +250,110 @@ def test_empty_corpus(kind, texts):
         train_tokenizer(texts, kind=kind)
     with pytest.raises(ValueError, match="texts"):
         train_tokenizer(iter(texts), kind=kind)
+
+
+# CoNLL-2003's first sentences, as a token-classification data set gives them: words and IOB2 tags.
+TAGGED = [
+    (["EU", "rejects", "German", "call", "to", "boycott", "British", "lamb", "."],
+     ["B-ORG", "O", "B-MISC", "O", "O", "O", "B-MISC", "O", "O"]),
+    (["Peter", "Blackburn"], ["B-PER", "I-PER"]),
+    (["BRUSSELS", "1996-08-22"], ["B-LOC", "O"]),
+    (["The", "European", "Commission", "said", "on", "Thursday", "it", "disagreed", "with", "German", "advice", "."],
+     ["O", "B-ORG", "I-ORG", "O", "O", "O", "O", "O", "O", "B-MISC", "O", "O"]),
+]  # fmt: skip
+TAG_NAMES = sorted({tag for _, tags in TAGGED for tag in tags})
+
+
+@pytest.fixture(scope="module", params=TOKENIZER_KINDS)
+def tagging_tokenizers(request, tmp_path_factory):
+    """A tokenizer trained on the tagged sentences as running text, and the same one saved and loaded back."""
+    tok = train_tokenizer([" ".join(words) for words, _ in TAGGED], kind=request.param, vocab_size=400)
+    folder = tmp_path_factory.mktemp(f"tagging_{request.param}")
+    tok.save_pretrained(folder)
+    return tok, AutoTokenizer.from_pretrained(folder)
+
+
+@pytest.mark.parametrize("words", [["EU", "rejects", "German", "call"], TAGGED[3][0]], ids=["short", "long"])
+def test_words_split_in_advance_encode_as_running_text(tagging_tokenizers, words):
+    for tok in tagging_tokenizers:
+        split = tok(words, is_split_into_words=True)
+        one_by_one = [tok(word).input_ids for word in words]
+        assert tok.unk_token_id not in split.input_ids
+        assert split.input_ids == [i for ids in one_by_one for i in ids]
+        assert split.input_ids == tok(" ".join(words)).input_ids  # as the pipelines pass text
+        assert split.word_ids() == [n for n, ids in enumerate(one_by_one) for _ in ids]
+        assert tok.decode(split.input_ids) == " ".join(words)
+
+
+def test_offsets_span_words_without_their_spaces(tagging_tokenizers):
+    # What the token-classification pipeline reports as an entity's start, end and word.
+    text = "EU rejects German call"
+    for tok in tagging_tokenizers:
+        offsets = tok(text, return_offsets_mapping=True).offset_mapping
+        spans = [text[start:end] for start, end in offsets if end > start]
+        assert "".join(spans) == text.replace(" ", "")
+
+
+def test_split_words_are_the_same_tokens_after_a_reload(tagging_tokenizers):
+    tok, reloaded = tagging_tokenizers
+    batch = [words for words, _ in TAGGED]
+    assert reloaded(batch, is_split_into_words=True).input_ids == tok(batch, is_split_into_words=True).input_ids
+    assert reloaded.add_prefix_space is True
+
+
+def test_token_classification_recipe_trains_on_known_words(tagging_tokenizers):
+    """transformers' token-classification recipe: `Dataset.map` with `is_split_into_words=True`, each word's first
+    token labelled through `word_ids()`, batches from `DataCollatorForTokenClassification`."""
+    tok = tagging_tokenizers[1]  # as a user loads it from the saved folder
+    label2id = {tag: i for i, tag in enumerate(TAG_NAMES)}
+    data = Dataset.from_dict({"tokens": [w for w, _ in TAGGED], "ner_tags": [t for _, t in TAGGED]})
+
+    def tokenize_and_align_labels(examples):
+        encoded = tok(examples["tokens"], is_split_into_words=True, truncation=True)
+        encoded["labels"] = []
+        for row, tags in enumerate(examples["ner_tags"]):
+            previous, labels = None, []
+            for word in encoded.word_ids(row):
+                labels.append(-100 if word is None or word == previous else label2id[tags[word]])
+                previous = word
+            encoded["labels"].append(labels)
+        return encoded
+
+    encoded = data.map(tokenize_and_align_labels, batched=True, remove_columns=data.column_names)
+    batch = DataCollatorForTokenClassification(tok)([encoded[i] for i in range(len(encoded))])
+    real = batch["attention_mask"].bool()
+    assert tok.unk_token_id not in batch["input_ids"][real].tolist()
+    for row, (_, tags) in enumerate(TAGGED):
+        scored = batch["labels"][row][batch["labels"][row] != -100].tolist()
+        assert scored == [label2id[tag] for tag in tags]  # one label per word, in order
+
+
+def test_without_prefix_space_a_text_starts_with_its_own_first_token():
+    # For the lines of one running text (a causal LM's): no space appears after a line break.
+    tok = train_tokenizer(CORPUS, kind="word", add_prefix_space=False)
+    assert tok.tokenize("The lazy dog.\nThe") == ["The", " lazy", " dog", ".", "\n", "The"]
+    assert _roundtrip(tok, SEEN_TEXT) == SEEN_TEXT
+    assert tok.add_prefix_space is False
+
+
+@pytest.mark.parametrize("kind", TOKENIZER_KINDS)
+def test_add_eos_token_ends_sources_and_targets_with_one_eos(kind, tmp_path):
+    tok = train_tokenizer(CORPUS, kind=kind, vocab_size=400, add_eos_token=True)
+    tok.save_pretrained(tmp_path)
+    sources, targets = ["The lazy dog.", "A hidden state."], ["Is it sunny?", "The dog"]
+    for t in (tok, AutoTokenizer.from_pretrained(tmp_path)):
+        encoded = t(sources, text_target=targets)
+        for ids in (*encoded.input_ids, *encoded["labels"]):
+            assert ids[-1] == t.eos_token_id and ids.count(t.eos_token_id) == 1
+        assert encoded["labels"][0] == tok(text_target=targets[0]).input_ids
+        assert t.batch_decode(encoded["labels"], skip_special_tokens=True) == targets
+        # Truncation keeps the end of sequence: max_length counts it.
+        cut = t(text_target=targets[0], max_length=3, truncation=True).input_ids
+        assert len(cut) == 3 and cut[-1] == t.eos_token_id
+
+
+def test_no_eos_unless_asked(tmp_path):
+    tok = train_tokenizer(CORPUS, kind="word")
+    tok.save_pretrained(tmp_path)
+    for t in (tok, AutoTokenizer.from_pretrained(tmp_path)):
+        assert t.eos_token_id not in t("The dog.", text_target="The dog.")["labels"]

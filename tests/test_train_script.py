@@ -127,6 +127,8 @@ def test_text_files_train_the_tokenizer_and_evaluate_on_the_validation_file(runs
     out = succeeded(runs["text_files"])
     tokenizer = AutoTokenizer.from_pretrained(out)
     assert len(tokenizer) == len(set(TRAIN_TEXT)) + 4  # one id per train character, plus 4 special tokens
+    # The lines are one running text: none starts with a space of the tokenizer's (add_prefix_space=False).
+    assert tokenizer.tokenize("the\n") == ["t", "h", "e", "\n"]
     eval_results = json.loads((out / "eval_results.json").read_text())
     assert eval_results["eval_samples"] == len(VALIDATION_TEXT) // BLOCK_SIZE
     assert eval_results["perplexity"] == pytest.approx(math.exp(eval_results["eval_loss"]), rel=1e-9)
@@ -207,6 +209,14 @@ def test_shape_flags_cannot_reshape_a_saved_model(capsys, tmp_path):
         run_train_script(["--model_name_or_path", str(tmp_path), "--hidden_size", "64"])
     assert stopped.value.code == 2
     assert "--hidden_size cannot be combined with --model_name_or_path" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags", [["--crf"], ["--char_features", "lstm"]])
+def test_tagger_options_cannot_reshape_a_saved_tagger(capsys, tmp_path, flags):
+    with pytest.raises(SystemExit) as stopped:
+        run_train_script(["--task", "token-classification", "--model_name_or_path", str(tmp_path), *flags])
+    assert stopped.value.code == 2
+    assert f"{flags[0]} cannot be combined with --model_name_or_path" in capsys.readouterr().err
 
 
 # hf_rnn/data.py

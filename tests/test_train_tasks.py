@@ -126,6 +126,8 @@ def runs(tmp_path_factory) -> dict[str, ScriptRun]:
             "--discriminative_lr_decay", "2.6", "--gradual_unfreezing", "--slanted_triangular"],
         "tagging_untagged_test": [*tagging, "--train_file", "train.jsonl", "--do_predict", "--test_file",
                                   "untagged.jsonl"],
+        "tagging_crf_chars": [*tagging, "--train_file", "eng.train", "--validation_file", "eng.testa", "--crf",
+                              "--char_features", "cnn"],
         "translation_parallel_text": [*translation, "--train_source_file", "train.de.gz", "--train_target_file",
                                       "train.en.gz", "--validation_source_file", "val.de", "--validation_target_file",
                                       "val.en", "--source_lang", "de", "--target_lang", "en"],
@@ -198,6 +200,27 @@ def test_tagger_folder_loads_and_tags_running_text_in_the_pipeline(runs):
 
 
 @pytest.mark.slow  # trains in subprocesses (the module's `runs`)
+def test_crf_char_tagger_run_saves_its_crf_and_spellings_and_tags_in_the_pipeline(runs):
+    out = succeeded(runs["tagging_crf_chars"])
+    results = assert_complete_folder(
+        out, "RNNForTokenClassification", "AutoModelForTokenClassification", "modeling_rnn.py"
+    )
+    assert 0 <= results["eval_f1"] <= 1
+    assert (out / "crf_rnn.py").is_file() and (out / "characters_rnn.py").is_file()
+    model = AutoModelForTokenClassification.from_pretrained(out)
+    assert model.config.crf is True and model.config.char_encoder == "cnn"
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    peter = tokenizer.convert_tokens_to_ids("Peter")
+    spelt = "".join(model.config.char_alphabet[i - 2] for i in model.model.char_encoder.spellings[peter] if i)
+    assert spelt == "Peter"
+    text = "Peter Blackburn rejects EU"
+    entities = pipeline("token-classification", model=str(out))(text)
+    path = model.decode(**tokenizer(text, return_tensors="pt"))[0]
+    tags = [model.config.id2label[t] for t in path.tolist()]
+    assert [e["entity"] for e in entities] == [tag for tag in tags if tag != "O"]
+
+
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
 def test_translation_default_run_reports_bleu_and_chrf_and_samples(runs):
     run = runs["translation_default"]
     out = succeeded(run)
@@ -206,7 +229,9 @@ def test_translation_default_run_reports_bleu_and_chrf_and_samples(runs):
     )
     assert 0 <= results["eval_bleu"] <= 100 and 0 <= results["eval_chrf"] <= 100
     generation_config = json.loads((out / "generation_config.json").read_text())
-    assert generation_config["num_beams"] == 2 and generation_config["max_new_tokens"] == 8
+    # The length derived from the train targets, capped by --max_target_length 8: 8 tokens after <s>.
+    assert generation_config["num_beams"] == 2 and generation_config["max_length"] == 9
+    assert generation_config.get("max_new_tokens") is None
     assert generation_config["decoder_start_token_id"] == 2 and generation_config["eos_token_id"] == 3
     assert len((out / "generated_predictions.txt").read_text().splitlines()) == 8
     samples = (out / "samples.txt").read_text()

@@ -23,11 +23,18 @@ NUM_LABELS = 3
 HEADS = {
     "causal_lm": RNNForCausalLM,
     "token_classification": RNNForTokenClassification,
+    "crf_token_classification": RNNForTokenClassification,
     "sequence_classification": RNNForSequenceClassification,
 }
+CONFIG_OVERRIDES = {"crf_token_classification": {"crf": True}}  # the tagger's CRF: a per-sentence likelihood
 # Causal LM trains on right padding (the standard); the classifiers get left padding, which the recurrent stack
 # must also ignore.
-PADDING_SIDE = {"causal_lm": "right", "token_classification": "left", "sequence_classification": "left"}
+PADDING_SIDE = {
+    "causal_lm": "right",
+    "token_classification": "left",
+    "crf_token_classification": "left",
+    "sequence_classification": "left",
+}
 # Sequential order: first micro-batch = the two short examples (6 scored tokens), second = the two long ones (18).
 LENGTHS = (2, 4, 9, 9)
 
@@ -42,7 +49,7 @@ def make_examples(head: str) -> list[dict]:
         ids = torch.randint(4, VOCAB_SIZE, (length,), generator=generator).tolist()
         if head == "causal_lm":
             labels = list(ids)
-        elif head == "token_classification":
+        elif head.endswith("token_classification"):
             labels = torch.randint(0, NUM_LABELS, (length,), generator=generator).tolist()
         else:
             labels = int(torch.randint(0, NUM_LABELS, (), generator=generator))
@@ -73,7 +80,7 @@ def make_collator(padding_side: str):
 
 
 def build_model(head: str, model_class=None):
-    config = tiny_config("lstm", num_labels=NUM_LABELS)
+    config = tiny_config("lstm", num_labels=NUM_LABELS, **CONFIG_OVERRIDES.get(head, {}))
     return seeded(model_class or HEADS[head], config, seed=0)
 
 
@@ -176,7 +183,7 @@ def test_accumulation_check_catches_a_loss_that_ignores_num_items_in_batch(model
     assert max_difference(accumulated, full_batch) > 0.1 * step
 
 
-@pytest.mark.parametrize("head", ["causal_lm", "token_classification"])
+@pytest.mark.parametrize("head", ["causal_lm", "token_classification", "crf_token_classification"])
 def test_loss_with_num_items_equal_to_real_token_count_is_the_mean(head):
     model = build_model(head)
     batch = make_collator("right")(make_examples(head))

@@ -81,6 +81,8 @@ class Task:
     # A saved model of another head of the family (a language model) can start this task: its body loads into the
     # task's model, with a new head (ULMFiT; see `hf_rnn.tasks.models`).
     transfers_body: ClassVar[bool] = False
+    # The tagger's options (ModelArguments `crf`, `char_features`) this task's model uses; others are refused if set.
+    tagger_options: ClassVar[tuple[str, ...]] = ()
 
     def check_arguments(
         self, model_args: ModelArguments, data_args: DataArguments, training_args: Seq2SeqTrainingArguments

@@ -92,7 +92,11 @@ class CausalLMTask(Task):
         )
         # Running text: an empty line is a line break, but a row without a string (JSON null) cannot be tokenized.
         check_nonempty_column(raw_datasets, data_args.text_column, "text_column", allow_empty=True)
-        tokenizer = load_or_train_tokenizer(model_args, raw_datasets["train"], data_args.text_column)
+        # The rows are consecutive pieces of one text (a file's lines): a space before each would follow every line
+        # break, and the model would learn, and write, one there.
+        tokenizer = load_or_train_tokenizer(
+            model_args, raw_datasets["train"], data_args.text_column, add_prefix_space=False
+        )
         if model_args.model_name_or_path is not None:
             model = load_task_model(self, model_args, tokenizer)
         else:

@@ -91,18 +91,29 @@ def load_task_model(
 
 
 def load_or_train_tokenizer(
-    model_args: ModelArguments, train_dataset: datasets.Dataset, text_column: str
+    model_args: ModelArguments,
+    train_dataset: datasets.Dataset,
+    text_column: str,
+    add_prefix_space: bool = True,
+    add_eos_token: bool = False,
 ) -> PreTrainedTokenizerBase:
-    """`tokenizer_name`, else the model folder's tokenizer, else a new one trained on the train split's column."""
+    """
+    `tokenizer_name`, else the model folder's tokenizer, else a new one trained on the train split's column;
+    `add_prefix_space` and `add_eos_token` as in `train_tokenizer` (a loaded tokenizer keeps its own prefix space,
+    and with `add_eos_token` is made to end its encodings with its eos_token if it does not already).
+    """
     source = model_args.tokenizer_name or model_args.model_name_or_path
     if source is not None:
         parameter = "tokenizer_name" if model_args.tokenizer_name else "model_name_or_path"
         if getattr(model_args, "tokenizer_from_checkpoint", False):  # set when resuming
             parameter = "resume_from_checkpoint"
         try:
-            return AutoTokenizer.from_pretrained(source)
+            tokenizer = AutoTokenizer.from_pretrained(source)
         except (OSError, ValueError) as error:
             raise ValueError(f"{parameter} {source!r} has no loadable tokenizer: {error}") from None
+        if add_eos_token:
+            end_encodings_with_eos(tokenizer, f"{parameter} {source!r}")
+        return tokenizer
     if model_args.tokenizer_type not in TOKENIZER_KINDS:
         raise ValueError(
             f"tokenizer_type={model_args.tokenizer_type!r} is not supported; "
@@ -118,9 +129,31 @@ def load_or_train_tokenizer(
             nonempty_texts(train_dataset, text_column),
             kind=model_args.tokenizer_type,
             vocab_size=model_args.tokenizer_vocab_size,
+            add_prefix_space=add_prefix_space,
+            add_eos_token=add_eos_token,
         )
     except ValueError as error:
         raise ValueError(f"tokenizer_vocab_size / tokenizer_type: {error}") from None
+
+
+def ends_with_eos(tokenizer: PreTrainedTokenizerBase) -> bool:
+    """Whether encoding a text ends it with the tokenizer's eos_token."""
+    return tokenizer.eos_token_id is not None and tokenizer("a").input_ids[-1:] == [tokenizer.eos_token_id]
+
+
+def end_encodings_with_eos(tokenizer: PreTrainedTokenizerBase, source: str) -> None:
+    """
+    Make a loaded tokenizer end every encoding with its eos_token, as `train_tokenizer(add_eos_token=True)` does:
+    one saved by an older hf_rnn, or any other. A ValueError naming `source` if it has no eos_token, or refuses.
+    """
+    if ends_with_eos(tokenizer):
+        return
+    if tokenizer.eos_token is None:
+        raise ValueError(f"{source}: the tokenizer has no eos_token, which must end every sequence here.")
+    tokenizer.add_eos_token = True  # transformers rebuilds the post-processor of a fast tokenizer: "$A </s>"
+    if not ends_with_eos(tokenizer):
+        raise ValueError(f"{source}: the tokenizer cannot be made to end its encodings with {tokenizer.eos_token!r}.")
+    logger.info(f"{source}: the tokenizer now ends every encoding with {tokenizer.eos_token!r} (add_eos_token)")
 
 
 def config_fields_shared_by_every_model(model_args: ModelArguments, tokenizer: PreTrainedTokenizerBase) -> dict:

@@ -5,20 +5,18 @@ context decides the tag (`hf_rnn.demo_data`). Metrics: entity precision, recall 
 `seqeval_f1` metric, strict IOB2). After training: `eval_predictions.txt` (word, tag, predicted tag). With
 `do_predict`, the `test_file` (or the Hub dataset's test split) is predicted as run_ner does: `predictions.txt`, one
 line of predicted tags per sentence (none for words cut by `max_seq_length`) and, if the file has tags, the `test_*`
-entity scores in `predict_results.json`.
+entity scores in `predict_results.json`. Model: a bidirectional tagger; `crf` and `char_features` make it a BiLSTM-CRF
+(Lample et al. 2016) or BiLSTM-CNN-CRF (Ma & Hovy 2016).
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
-import datasets
 import numpy as np
 from datasets import Dataset, DatasetDict
-from tokenizers import decoders, pre_tokenizers
 from transformers import (
     AutoModelForTokenClassification,
     DataCollatorForTokenClassification,
@@ -27,6 +25,8 @@ from transformers import (
 )
 from transformers.trainer_utils import PredictionOutput
 
+from ..characters_rnn import spelling_alphabet
+from ..configuration_rnn import CHAR_ENCODERS, IOB2_TAG
 from ..data import (
     check_columns,
     check_nonempty_column,
@@ -38,6 +38,7 @@ from ..demo_data import default_token_classification_datasets
 from ..fine_tuning import FineTuningTrainer
 from ..metrics import load_metric
 from ..modeling_rnn import RNNForTokenClassification
+from ..tokenization import token_spellings
 from .base import Task, TaskSetup, check_number, task_datasets
 from .labels import (
     argmax_logits,
@@ -53,8 +54,6 @@ from .sequence_classification import CLASSIFICATION_DEFAULTS, DATA_CLASSIFICATIO
 
 logger = logging.getLogger(__name__)
 
-IOB2_TAG = re.compile(r"O|[BI]-\S+")
-
 
 class TokenClassificationTask(Task):
     name = "token-classification"
@@ -69,6 +68,7 @@ class TokenClassificationTask(Task):
     }
     card_shows_labels = True
     regularizers = DROPOUT_REGULARIZERS
+    tagger_options = ("crf", "char_features")
     test_split = "file"
     fine_tunes_by_layer = True
     transfers_body = True
@@ -78,6 +78,11 @@ class TokenClassificationTask(Task):
     def check_arguments(self, model_args, data_args, training_args) -> None:
         super().check_arguments(model_args, data_args, training_args)
         check_number("max_seq_length", data_args.max_seq_length, 1, what="a whole number of tokens")
+        if model_args.char_features not in ("none", *CHAR_ENCODERS):
+            raise ValueError(
+                f"char_features={model_args.char_features!r} is not supported; choose one of "
+                f"{', '.join(map(repr, ('none', *CHAR_ENCODERS)))}."
+            )
 
     def prepare(self, model_args, data_args, training_args) -> TaskSetup:
         check_saved_model(self, model_args)
@@ -103,25 +108,14 @@ class TokenClassificationTask(Task):
         label2id = {label: i for i, label in enumerate(labels)}
         metric = load_metric("seqeval_f1")
 
-        words = (word for words in raw_datasets["train"][tokens_column] for word in words)
-        tokenizer = tokenizer_for_words(model_args, words)
+        # Trained on the words as `is_split_into_words=True` encodes them: each as a text of its own, which the
+        # tokenizer's prefix space makes the tokens of running text (what the pipeline passes).
+        words = [word for words in raw_datasets["train"][tokens_column] for word in words]
+        tokenizer = load_or_train_tokenizer(model_args, Dataset.from_dict({"word": words}), "word")
         # Padding after the words, so that a row's predictions start at its first token (predictions.txt).
         tokenizer.padding_side = "right"
         model = continue_or_build(
-            self,
-            model_args,
-            tokenizer,
-            labels,
-            lambda: RNNForTokenClassification(
-                new_rnn_config(
-                    model_args,
-                    tokenizer,
-                    bidirectional=model_args.bidirectional is not False,
-                    num_labels=len(labels),
-                    id2label=dict(enumerate(labels)),
-                    label2id=label2id,
-                )
-            ),
+            self, model_args, tokenizer, labels, lambda: new_tagger(model_args, tokenizer, labels)
         )
 
         def encode(examples: dict[str, list]) -> dict[str, list]:
@@ -198,22 +192,30 @@ class TokenClassificationTask(Task):
         )
 
 
-def tokenizer_for_words(model_args, words: Iterable[str]) -> PreTrainedTokenizerBase:
+def new_tagger(model_args, tokenizer: PreTrainedTokenizerBase, labels: list[str]) -> RNNForTokenClassification:
     """
-    A tokenizer for text given as words: `tokenizer_name` / the model's, else one trained on the words. The word
-    kind then splits on whitespace and punctuation, dropping the spaces, so a word is the same token wherever it
-    stands (with `is_split_into_words=True` or in running text, as the pipeline passes it).
+    A new tagger from the model arguments: bidirectional unless told otherwise, with the CRF (decoding IOB2-valid
+    sequences only) and the character features they ask for (the spellings of the tokenizer's vocabulary filled in).
     """
-    word_rows = datasets.Dataset.from_dict({"word": list(words)})
-    tokenizer = load_or_train_tokenizer(model_args, word_rows, "word")
-    if (
-        model_args.tokenizer_name is None
-        and model_args.model_name_or_path is None
-        and model_args.tokenizer_type == "word"
-    ):
-        tokenizer.backend_tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
-        tokenizer.backend_tokenizer.decoder = decoders.WordPiece(prefix="##", cleanup=False)  # joins with spaces
-    return tokenizer
+    char_fields, spellings = {}, None
+    if model_args.char_features != "none":
+        spellings = token_spellings(tokenizer)
+        char_fields = {"char_encoder": model_args.char_features, "char_alphabet": spelling_alphabet(spellings)}
+    config = new_rnn_config(
+        model_args,
+        tokenizer,
+        bidirectional=model_args.bidirectional is not False,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+        crf=model_args.crf,
+        crf_constraints="iob2" if model_args.crf else None,  # the task's tags are IOB2 (check_iob2_tags)
+        **char_fields,
+    )
+    model = RNNForTokenClassification(config)
+    if spellings is not None:
+        model.model.char_encoder.set_spellings(spellings)
+    return model
 
 
 def first_token_of_each_word(word_ids: list[int | None]) -> list[int]:

@@ -9,6 +9,8 @@ metric). After training: `generated_predictions.txt` and a few sample translatio
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Iterable
 from pathlib import Path
 
 import datasets
@@ -78,11 +80,14 @@ class TranslationTask(Task):
 
     def check_arguments(self, model_args, data_args, training_args) -> None:
         super().check_arguments(model_args, data_args, training_args)
-        check_number("max_source_length", data_args.max_source_length, 1, what="a whole number of tokens")
-        # The target keeps max_target_length - 1 tokens and its end of sentence.
+        # Sources and targets keep max_*_length - 1 tokens and their end of sentence.
+        check_number("max_source_length", data_args.max_source_length, 2, what="a whole number of tokens")
         check_number("max_target_length", data_args.max_target_length, 2, what="a whole number of tokens")
         if training_args.generation_num_beams is not None:
             check_number("generation_num_beams", training_args.generation_num_beams, 1, what="a whole number")
+        if training_args.generation_max_length is not None:
+            # It counts the decoder's start token, as generate()'s max_length does: 2 generates one token.
+            check_number("generation_max_length", training_args.generation_max_length, 2, what="a whole number")
 
     def prepare(self, model_args, data_args, training_args) -> TaskSetup:
         check_saved_model(self, model_args)
@@ -93,23 +98,21 @@ class TranslationTask(Task):
 
         train = raw_datasets["train"]
         both_sides = datasets.Dataset.from_dict({"text": [*train["source"], *train["target"]]})
-        tokenizer = load_or_train_tokenizer(model_args, both_sides, "text")
+        # Ending every encoding with </s>, as Marian's and T5's do: the targets a user encodes with `text_target`
+        # end as the model learnt to stop, and the sources the pipeline encodes end as in training.
+        tokenizer = load_or_train_tokenizer(model_args, both_sides, "text", add_eos_token=True)
         # The decoder starts from <s> on every row, so there is nothing to left-pad: right padding keeps the
         # collator's padded labels (-100) after the end of sentence, where teacher forcing never reads them.
         tokenizer.padding_side = "right"
         model = continue_or_build(
             self, model_args, tokenizer, None, lambda: build_translation_model(model_args, tokenizer)
         )
-        # Saved with the model: the translation pipeline and `generate()` then decode as the evaluation did.
-        model.generation_config.update(
-            num_beams=training_args.generation_num_beams or 1, max_new_tokens=data_args.max_target_length
-        )
 
         def encode(examples: dict[str, list]) -> dict[str, list]:
-            # Sources exactly as the translation pipeline encodes them (no special tokens); targets end with </s>.
+            # As run_translation.py: sources as the translation pipeline encodes them, labels from `text_target`.
             encoded = tokenizer(examples["source"], truncation=True, max_length=data_args.max_source_length)
-            targets = tokenizer(examples["target"], truncation=True, max_length=data_args.max_target_length - 1)
-            encoded["labels"] = [ids + [tokenizer.eos_token_id] for ids in targets.input_ids]
+            targets = tokenizer(text_target=examples["target"], truncation=True, max_length=data_args.max_target_length)
+            encoded["labels"] = targets.input_ids
             return encoded
 
         raw_validation, encoded = encode_splits(
@@ -117,6 +120,15 @@ class TranslationTask(Task):
         )
         names = f" ({data_args.source_lang or 'source'} -> {data_args.target_lang or 'target'})"
         logger.info(f"{len(encoded['train'])} train and {len(encoded['validation'])} validation pairs{names}")
+        max_length = training_args.generation_max_length
+        if max_length is None:
+            max_length = default_generation_max_length(encoded["train"]["labels"], data_args.max_target_length)
+            logger.info(f"generation_max_length {max_length}, from the longest train target")
+        # Saved with the model: the translation pipeline and `generate()` then decode as the evaluation does (which
+        # passes generation_max_length, when given, as max_length too). A saved model's max_new_tokens would win.
+        model.generation_config.update(
+            num_beams=training_args.generation_num_beams or 1, max_length=max_length, max_new_tokens=None
+        )
 
         last_predictions = {}
 
@@ -154,6 +166,16 @@ class TranslationTask(Task):
             after_training=predictions_writer(training_args.output_dir, last_predictions, write_translations),
             trainer_class=Seq2SeqTrainer,
         )
+
+
+def default_generation_max_length(labels: Iterable[list[int]], max_target_length: int) -> int:
+    """
+    The `generation_max_length` of a run that does not set one: room for 1.5 times the longest train target (its
+    </s> included) plus 10 tokens, at most `max_target_length` tokens, plus the decoder's start token, which
+    `generate()`'s max_length counts. A model stops at </s> when it has learnt to; until then (early in training, or
+    on a sentence it cannot translate) every evaluation sentence runs to this length.
+    """
+    return min(math.ceil(1.5 * max(map(len, labels))) + 10, max_target_length) + 1
 
 
 def build_translation_model(model_args, tokenizer: PreTrainedTokenizerBase) -> RNNSeq2SeqForConditionalGeneration:

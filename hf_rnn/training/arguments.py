@@ -47,11 +47,14 @@ MODEL_CONFIG_FIELDS = (
     "tie_word_embeddings",
     "bidirectional",
     "classifier_pooling",
+    "crf",
+    "char_features",
     "attention",
     "segment_length",
     "distribution_output",
 )
-# The AWD-LSTM regularizers; a task lists those its model uses (`Task.regularizers`).
+# The AWD-LSTM regularizers and the tagger's options: a task lists those its model uses (`Task.regularizers`,
+# `Task.tagger_options`); the others are refused when set.
 REGULARIZERS = (
     "word_dropout",
     "locked_dropout",
@@ -59,6 +62,7 @@ REGULARIZERS = (
     "activation_regularization",
     "temporal_activation_regularization",
 )
+TAGGER_OPTIONS = ("crf", "char_features")
 
 
 @dataclass
@@ -113,6 +117,22 @@ class ModelArguments:
         metadata={
             "help": f"New sequence classifier: one of {', '.join(POOLING_TYPES)} (how a sentence becomes "
             "one vector; 'last' joins the final states of both directions)."
+        },
+    )
+    crf: bool = field(
+        default=False,
+        metadata={
+            "help": "New token-classification model: a linear-chain CRF output layer (BiLSTM-CRF): trained on whole "
+            "tag sequences, decoded by Viterbi among the IOB2-valid ones."
+        },
+    )
+    char_features: str = field(
+        default="none",
+        metadata={
+            "help": "New token-classification model: character-level word features joined to the word embeddings, "
+            "'lstm' (a character BiLSTM, Lample et al. 2016), 'cnn' (Ma & Hovy 2016) or 'none'. Spellings come from "
+            "the tokenizer's vocabulary: a word outside it has none, so raise --tokenizer_vocab_size to keep every "
+            "training word."
         },
     )
     attention: str = field(
@@ -186,9 +206,15 @@ class DataArguments:
         metadata={"help": "translation: the source language's code, for naming (and a Hub 'translation' column)."},
     )
     target_lang: str | None = field(default=None, metadata={"help": "translation: the target language's code."})
-    max_source_length: int = field(default=128, metadata={"help": "translation: source tokens kept."})
+    max_source_length: int = field(
+        default=128, metadata={"help": "translation: source tokens kept (end of sentence included)."}
+    )
     max_target_length: int = field(
-        default=128, metadata={"help": "translation: target tokens kept (end of sentence included), and generated."}
+        default=128,
+        metadata={
+            "help": "translation: target tokens kept (end of sentence included). Without --generation_max_length, "
+            "generation stops after 1.5 times the longest kept train target + 10 tokens, at most this many."
+        },
     )
     date_column: str = field(default="date", metadata={"help": "time-series-forecasting: the CSV's date column."})
     target_columns: list[str] | None = field(
@@ -400,10 +426,11 @@ def check_model_flags(model_args: ModelArguments) -> None:
         raise ValueError(
             f"`{changed[0]}` cannot be combined with model_name_or_path: the saved config fixes the architecture."
         )
-    unused = [name for name in changed if name in REGULARIZERS and name not in TASKS[model_args.task].regularizers]
+    used = {task.name: task.regularizers + task.tagger_options for task in TASKS.values()}
+    unused = [name for name in changed if name in REGULARIZERS + TAGGER_OPTIONS and name not in used[model_args.task]]
     if unused:
-        users = " and ".join(f"`task` {task.name}" for task in TASKS.values() if unused[0] in task.regularizers)
-        raise ValueError(f"{unused[0]} is only used by {users}, not by `task` {model_args.task}.")
+        users = " and ".join(f"`task` {name}" for name, fields in used.items() if unused[0] in fields)
+        raise ValueError(f"`{unused[0]}` is only used by {users}, not by `task` {model_args.task}.")
 
 
 def check_run_arguments(
