@@ -1,7 +1,7 @@
 """ULMFiT's fine-tuning schedule (Howard & Ruder, 2018) on `Trainer`'s own loop, and evaluation in dataset order.
 
-`FineTuningTrainer` is `transformers.Trainer` with three options of `hf_rnn.training.RNNTrainingArguments`, each off
-by default (a plain `TrainingArguments` leaves them all off):
+`FineTuningTrainer` is `transformers.Trainer` with the three options of `FineTuningOptions` (the `ModelArguments` of
+the same names in `scripts/train.py`), each off by default:
 - `discriminative_lr_decay`: one optimizer parameter group per layer group, the head at `learning_rate` and each
   group below at the rate of the group above divided by the decay (`discriminative_parameter_groups`);
 - `slanted_triangular`: a learning rate that rises linearly for the first `stlr_cut_frac` of the steps, then falls
@@ -28,12 +28,29 @@ from transformers import PreTrainedModel, Trainer, TrainerCallback
 from transformers.trainer_utils import has_length
 
 __all__ = [
+    "FineTuningOptions",
     "FineTuningTrainer",
     "GradualUnfreezing",
     "SlantedTriangular",
     "discriminative_parameter_groups",
     "layer_groups",
 ]
+
+
+@dataclass(frozen=True)
+class FineTuningOptions:
+    """ULMFiT's options, as the flags of the same names set them; the defaults leave `Trainer` as it is."""
+
+    discriminative_lr_decay: float = 1.0
+    gradual_unfreezing: bool = False
+    slanted_triangular: bool = False
+    stlr_cut_frac: float = 0.1
+    stlr_ratio: float = 32.0
+
+    @classmethod
+    def from_arguments(cls, arguments) -> FineTuningOptions:
+        """The options from an object with attributes of their names (the run's `ModelArguments`)."""
+        return cls(**{name: getattr(arguments, name) for name in cls.__dataclass_fields__})
 
 
 def layer_groups(model: PreTrainedModel) -> list[list[nn.Parameter]]:
@@ -136,18 +153,19 @@ class GradualUnfreezing(TrainerCallback):
 
 class FineTuningTrainer(Trainer):
     """
-    `Trainer` with ULMFiT's options, read from its arguments (see the module docstring). Evaluation and prediction
-    also keep the dataset's order with `train_sampling_strategy="group_by_length"`: transformers 5 groups evaluation
-    batches by length too, which would shuffle the predictions the tasks write next to their rows.
+    `Trainer` with ULMFiT's options (`fine_tuning`; see the module docstring). Evaluation and prediction also keep the
+    dataset's order with `train_sampling_strategy="group_by_length"`: transformers 5 groups evaluation batches by
+    length too, which would shuffle the predictions the tasks write next to their rows.
     """
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, fine_tuning: FineTuningOptions | None = None, **kwargs):
+        self.fine_tuning = fine_tuning or FineTuningOptions()
         super().__init__(*args, **kwargs)
-        if getattr(self.args, "gradual_unfreezing", False):
+        if self.fine_tuning.gradual_unfreezing:
             self.add_callback(GradualUnfreezing(layer_groups(self.model)))
 
     def create_optimizer(self, model=None) -> torch.optim.Optimizer:
-        decay = getattr(self.args, "discriminative_lr_decay", 1.0)
+        decay = self.fine_tuning.discriminative_lr_decay
         if self.optimizer is None and decay != 1.0:
             opt_model = self.model if model is None else model
             optimizer_class, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
@@ -169,8 +187,9 @@ class FineTuningTrainer(Trainer):
         return super().create_optimizer(model)  # Trainer's own when no optimizer is set yet
 
     def create_scheduler(self, num_training_steps: int, optimizer: torch.optim.Optimizer | None = None):
-        if self.lr_scheduler is None and getattr(self.args, "slanted_triangular", False):
-            schedule = SlantedTriangular(num_training_steps, self.args.stlr_cut_frac, self.args.stlr_ratio)
+        if self.lr_scheduler is None and self.fine_tuning.slanted_triangular:
+            options = self.fine_tuning
+            schedule = SlantedTriangular(num_training_steps, options.stlr_cut_frac, options.stlr_ratio)
             self.lr_scheduler = LambdaLR(optimizer or self.optimizer, schedule)
             self._created_lr_scheduler = True  # as for Trainer's own: a later train() call builds a fresh one
         return super().create_scheduler(num_training_steps, optimizer)

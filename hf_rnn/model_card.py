@@ -1,5 +1,6 @@
 """Model cards: a `README.md` with valid Hub metadata, rendered from the per-task templates in `hf_rnn/model_cards/`,
-and the card's inputs from a training run (`describe_data`, `card_hyperparameters`, `hub_base_model`).
+and the card's inputs from a training run (`describe_data`, `card_hyperparameters`, `hub_base_model`, `hub_dataset`,
+`card_license`).
 
 ```python
 from hf_rnn.model_card import push_with_model_card, training_command, write_model_card
@@ -12,32 +13,38 @@ card = write_model_card(
     dataset_name=None,  # a Hub dataset id when there is one
     dataset_description="Python documentation (pydoc_data topics), embedded",
     training_command=training_command(),  # "accelerate launch scripts/train.py --task causal-lm ..."
-    hyperparameters={"learning_rate": 2e-3, "max_steps": 3000},
+    hyperparameters={"learning_rate": 2e-3, "max_steps": 3000},  # or card_hyperparameters(training_args)
     repo_id="me/my-rnn-lm",  # used in the loading snippets and as the model-index name
+    license="apache-2.0",  # optional: without one the card has no license field
 )
 push_with_model_card(trainer, card)  # with TrainingArguments(push_to_hub=True, hub_model_id="me/my-rnn-lm")
 ```
 
 The YAML front matter is built by `huggingface_hub.ModelCardData` (its `eval_results` become `model-index`), so it
-is the Hub's own format; `ModelCard.from_template` renders the Jinja body. The templates are package data
-(`hf_rnn/model_cards/<task>.md`), so a wheel install carries them as an editable one does.
+is the Hub's own format; `ModelCard.from_template` renders the Jinja body. Metrics and hyperparameters read as on the
+cards transformers' `Trainer` writes (`transformers.modelcard`: `_maybe_round`, `extract_hyperparameters_from_trainer`).
+The templates are package data (`hf_rnn/model_cards/<task>.md`), so a wheel install carries them as an editable one
+does.
 """
 
 from __future__ import annotations
 
-import math
+import copy
 import numbers
 import os
 import re
 import shlex
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
-from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from huggingface_hub import EvalResult, ModelCard, ModelCardData, metadata_load
 from transformers import AutoConfig
+from transformers.modelcard import _maybe_round, extract_hyperparameters_from_trainer
 
 from .tasks import TASKS as TASK_REGISTRY
+from .training.arguments import REGULARIZERS
 
 MODEL_CARDS_DIR = Path(__file__).resolve().parent / "model_cards"
 
@@ -75,6 +82,12 @@ _ARCHITECTURE_FIELDS = (
     "embedding_dropout",
     "layer_dropout",
     "output_dropout",
+    # The AWD-LSTM regularizers (`REGULARIZERS`): shown for the tasks that use them (`Task.regularizers`).
+    "word_dropout",
+    "locked_dropout",
+    "weight_drop",
+    "activation_regularization",
+    "temporal_activation_regularization",
 )
 
 
@@ -106,7 +119,7 @@ def render_model_card(
             (`eval_runtime`, `*_per_second`, `epoch`, `*_samples`) is dropped; an `eval_` prefix is stripped. Every
             remaining numeric metric goes into the table and into `model-index` (metric type = its name).
         training_command: the exact command line that trained the model.
-        hyperparameters: name -> value, shown as a table.
+        hyperparameters: name -> value, shown as a table (e.g. `card_hyperparameters(training_args)`).
         dataset_name: a Hub dataset id (goes into the `datasets` metadata); None for local or embedded data.
         dataset_config_name: the Hub dataset's configuration, if any.
         dataset_description: a readable name of the data, e.g. "my.txt (local file)"; defaults to `dataset_name`.
@@ -114,7 +127,8 @@ def render_model_card(
         model_name: the model-index name; defaults to the last part of `repo_id`, else "hf_rnn-<task>".
         base_model: a Hub id the model continued training from, if any (the `base_model` metadata).
         base_model_description: what training started from, in words (`describe_base_model`), for the card's body.
-        license, language: optional metadata.
+        license: a Hub license id (`apache-2.0`, `mit`, ...); None leaves the field out.
+        language: optional metadata.
         template_path: a Jinja Markdown template to use instead of `model_cards/<task>.md`.
     """
     if task not in TASKS:
@@ -172,20 +186,14 @@ def render_model_card(
         model_type=config.model_type,
         cell_names=", ".join(cells),
         num_parameters=f"{model.num_parameters():,}",
-        architecture=[
-            (name, getattr(config, name))
-            for name in _ARCHITECTURE_FIELDS
-            if getattr(config, name, None) is not None
-            and (name != "classifier_pooling" or task == "sequence-classification")
-            and (name != "crf" or task == "token-classification")
-        ],
+        architecture=[(name, getattr(config, name)) for name in _architecture_fields(task, config)],
         label_names=[labels[i] for i in sorted(labels)] if labels else [],
-        metric_rows=[(name, _format(value)) for name, value in results.items()],
+        metric_rows=[(name, _maybe_round(value)) for name, value in results.items()],  # as Trainer's cards
         dataset_description=dataset_pretty,
         dataset_id=dataset_name,
         training_command=redact_tokens(training_command),
         base_model_description=base_model_description,
-        hyperparameter_rows=[(name, _cell(_format(value))) for name, value in hyperparameters.items()],
+        hyperparameter_rows=[(name, _cell(str(value))) for name, value in hyperparameters.items()],
     )
 
 
@@ -298,10 +306,12 @@ def _quality_metrics(metrics: dict[str, Any]) -> dict[str, float | int]:
     return results
 
 
-def _format(value: Any) -> str:
-    if isinstance(value, float) and math.isfinite(value) and value != int(value):
-        return f"{value:.4g}"
-    return str(value)
+def _architecture_fields(task: str, config) -> list[str]:
+    """The `_ARCHITECTURE_FIELDS` the config has that mean something for `task`."""
+    unused = {"classifier_pooling"} if task != "sequence-classification" else set()
+    unused |= {"crf"} if task != "token-classification" else set()
+    unused |= {name for name in REGULARIZERS if name not in TASK_REGISTRY[task].regularizers}
+    return [name for name in _ARCHITECTURE_FIELDS if name not in unused and getattr(config, name, None) is not None]
 
 
 def _cell(text: str) -> str:
@@ -314,8 +324,13 @@ def describe_data(
     dataset_name: str | None = None,
     data_files: list[str | None] = (),
 ) -> str:
-    """Where the training data came from, in words: the Hub dataset, the local files' names, or the task's own."""
+    """
+    Where the training data came from, in words: the Hub dataset, the local dataset folder's or files' names (not
+    their paths), or the task's own.
+    """
     files = [Path(f).name for f in data_files if f]
+    if dataset_name and hub_dataset(dataset_name) is None:
+        return f"the local dataset `{Path(dataset_name).resolve().name}`"
     if dataset_name:
         return f"the Hub dataset `{dataset_name}`"
     if files:
@@ -323,14 +338,8 @@ def describe_data(
     return TASK_REGISTRY[task].embedded_data
 
 
-# The training arguments a card shows, in this order (plus the world size).
-CARD_HYPERPARAMETERS = (
-    "learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps", "max_steps", "num_train_epochs",
-    "lr_scheduler_type", "warmup_steps", "weight_decay", "max_grad_norm", "optim", "seed", "bf16",
-)  # fmt: skip
-
-
-# Shown only when a run sets them away from these defaults: how it chose its model and shaped its schedule.
+# Shown when a run sets them away from these defaults (transformers' cards leave them out): how it chose its model
+# and shaped its schedule.
 CARD_HYPERPARAMETERS_IF_SET = {
     "train_sampling_strategy": "random",
     "load_best_model_at_end": False,
@@ -342,19 +351,27 @@ CARD_HYPERPARAMETERS_IF_SET = {
 }
 
 
-def card_hyperparameters(training_args) -> dict:
+def card_hyperparameters(training_args, model_args=None) -> dict:
     """
-    The `CARD_HYPERPARAMETERS` of `TrainingArguments`, those of `CARD_HYPERPARAMETERS_IF_SET` that differ from their
-    defaults (with the slanted triangle's shape when it is on), and the world size; non-numbers as strings.
+    The hyperparameters of a card: those transformers' own cards list (`extract_hyperparameters_from_trainer`: batch
+    sizes, optimizer, scheduler, steps or epochs, devices), then weight decay and gradient clipping, which matter to
+    an RNN, and bf16 (transformers lists fp16 only); then the `CARD_HYPERPARAMETERS_IF_SET` the run set, in the
+    training arguments or the model arguments (with the slanted triangle's shape when it is on). Every value is a
+    plain number or string: no enum reprs.
     """
-    values = {name: getattr(training_args, name) for name in CARD_HYPERPARAMETERS}
+    args = copy.copy(training_args)
+    args.optim = getattr(args.optim, "value", args.optim)  # transformers formats the enum itself into the text
+    hyperparameters = extract_hyperparameters_from_trainer(SimpleNamespace(args=args))
+    hyperparameters.update(weight_decay=args.weight_decay, max_grad_norm=args.max_grad_norm)
+    if args.bf16:
+        hyperparameters["mixed_precision_training"] = "bf16"
     for name, default in CARD_HYPERPARAMETERS_IF_SET.items():
-        if getattr(training_args, name, default) != default:
-            values[name] = getattr(training_args, name)
-    if getattr(training_args, "slanted_triangular", False):
-        values.update(stlr_cut_frac=training_args.stlr_cut_frac, stlr_ratio=training_args.stlr_ratio)
-    values["world_size"] = training_args.world_size
-    return {name: str(value) if not isinstance(value, (int, float, bool)) else value for name, value in values.items()}
+        value = getattr(args, name, getattr(model_args, name, default))
+        if value != default:
+            hyperparameters[name] = getattr(value, "value", value)
+    if getattr(model_args, "slanted_triangular", False):
+        hyperparameters.update(stlr_cut_frac=model_args.stlr_cut_frac, stlr_ratio=model_args.stlr_ratio)
+    return hyperparameters
 
 
 def describe_base_model(model_name_or_path: str | None, model) -> str | None:
@@ -383,3 +400,25 @@ def hub_base_model(model_name_or_path: str | None) -> str | None:
     if model_name_or_path is None or Path(model_name_or_path).exists():
         return None
     return model_name_or_path
+
+
+def hub_dataset(dataset_name: str | None) -> str | None:
+    """
+    The card's `datasets` entry: a Hub id. `load_dataset` reads a local folder first, so a name that exists on disk
+    is local data: no Hub dataset (and its path is not published).
+    """
+    if dataset_name is None or Path(dataset_name).exists():
+        return None
+    return dataset_name
+
+
+def card_license(license: str | None, model_name_or_path: str | None = None) -> str | None:
+    """
+    The card's `license`: the one given, else the license on the card of the local model training continued from
+    (transformers' cards take a fine-tune's license from its base model the same way, online), else None: the card
+    then has no license, and the choice stays with the person publishing the model.
+    """
+    if license is not None or model_name_or_path is None:
+        return license
+    card = Path(model_name_or_path) / "README.md"
+    return (metadata_load(card) or {}).get("license") if card.is_file() else None

@@ -17,8 +17,8 @@ def line_plot(
     logx: bool = False,
     logy: bool = False,
     size: tuple[float, float] = (7, 4.5),
-) -> None:
-    """One PNG of `series`, each `(label, xs, ys, style)` (a matplotlib format string such as "o-")."""
+) -> Figure:
+    """One PNG of `series`, each `(label, xs, ys, style)` (a matplotlib format string such as "o-"); its figure."""
     figure = Figure(figsize=size, layout="tight")
     axes = figure.add_subplot()
     for label, xs, ys, style in series:
@@ -35,16 +35,20 @@ def line_plot(
     axes.grid(alpha=0.3)
     axes.legend()
     figure.savefig(path, dpi=100)
+    return figure
 
 
-def plot_loss(log_history: list[dict], path: str | Path) -> None:
-    """Training and validation loss over steps (from `trainer.state.log_history`), as a PNG."""
+def plot_loss(log_history: list[dict], path: str | Path, ylabel: str = "loss") -> Figure:
+    """
+    Training and validation loss over steps (from `trainer.state.log_history`), as a PNG; `ylabel` says what the
+    loss measures (a task's `loss_label`).
+    """
     train = [(entry["step"], entry["loss"]) for entry in log_history if "loss" in entry]
     evaluation = [(entry["step"], entry["eval_loss"]) for entry in log_history if "eval_loss" in entry]
-    line_plot(
+    return line_plot(
         path,
         [(label, [x for x, _ in points], [y for _, y in points], style)
          for points, label, style in ((train, "training", "-"), (evaluation, "validation", "o-"))],
         xlabel="step",
-        ylabel="loss (nats per token)",
+        ylabel=ylabel,
     )  # fmt: skip

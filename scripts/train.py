@@ -36,9 +36,11 @@ from transformers import EarlyStoppingCallback, HfArgumentParser, set_seed
 
 from hf_rnn.model_card import (
     card_hyperparameters,
+    card_license,
     describe_base_model,
     describe_data,
     hub_base_model,
+    hub_dataset,
     push_with_model_card,
     training_command,
     write_model_card,
@@ -53,6 +55,7 @@ from hf_rnn.training import (
     check_checkpoint_fits,
     check_output_dir,
     check_run_arguments,
+    hide_shard_writing_bars,
     keep_hub_token_out_of_files,
     latest_complete_checkpoint,
     parse_arguments,
@@ -112,6 +115,7 @@ def main() -> None:
     transformers.utils.logging.set_verbosity(log_level)
     transformers.utils.logging.enable_default_handler()
     transformers.utils.logging.enable_explicit_format()
+    hide_shard_writing_bars()  # one per checkpoint, inside the training bar
     logger.info(f"Task {task.name}, output to {training_args.output_dir}")
     if resume is not None:
         logger.info(f"Resuming from {resume} (its tokenizer, weights, optimizer and step)")
@@ -126,8 +130,8 @@ def main() -> None:
         fail(error, parser)
 
     early_stopping = []
-    if training_args.early_stopping_patience is not None:
-        early_stopping.append(EarlyStoppingCallback(training_args.early_stopping_patience))
+    if model_args.early_stopping_patience is not None:
+        early_stopping.append(EarlyStoppingCallback(model_args.early_stopping_patience))
     trainer = setup.trainer_class(
         model=setup.model,
         args=training_args,
@@ -161,7 +165,8 @@ def main() -> None:
     trainer.save_metrics("eval", metrics)
 
     if trainer.is_world_process_zero():
-        plot_loss(trainer.state.log_history, Path(training_args.output_dir) / "loss.png")
+        loss_png = Path(training_args.output_dir) / "loss.png"
+        plot_loss(trainer.state.log_history, loss_png, ylabel=task.loss_label(trainer.model.config))
     setup.after_training(trainer)
 
     # Prediction, as run_glue and run_ner: the test split's metrics (where it has labels) in predict_results.json,
@@ -183,14 +188,15 @@ def main() -> None:
             task=task.name,
             model=trainer.model,
             metrics=metrics,
-            dataset_name=data_args.dataset_name,
+            dataset_name=hub_dataset(data_args.dataset_name),
             dataset_config_name=data_args.dataset_config_name,
             dataset_description=describe_data(task.name, data_args.dataset_name, data_files),
             training_command=training_command(),
-            hyperparameters=card_hyperparameters(training_args),
+            hyperparameters=card_hyperparameters(training_args, model_args),
             repo_id=training_args.hub_model_id,
             base_model=hub_base_model(model_args.model_name_or_path),
             base_model_description=describe_base_model(model_args.model_name_or_path, trainer.model),
+            license=card_license(model_args.license, model_args.model_name_or_path),
         )
     if training_args.push_to_hub:
         push_with_model_card(trainer, card)  # every rank: Trainer.push_to_hub synchronises them

@@ -135,7 +135,8 @@ def test_token_spellings_of_a_tokenizer_leave_special_tokens_unspelt():
     spellings = token_spellings(tokenizer)
     assert len(spellings) == len(tokenizer)
     assert all(spellings[i] == "" for i in tokenizer.all_special_ids)
-    beautiful = tokenizer.convert_tokens_to_ids("Beautiful")
+    (beautiful,) = tokenizer("Beautiful", add_special_tokens=False)["input_ids"]
+    # The vocabulary holds " Beautiful" (the prefix space); its spelling is the word's own characters.
     assert spellings[beautiful] == "Beautiful" and set("Beautiful") <= set(spelling_alphabet(spellings))
 
 
@@ -202,6 +203,6 @@ def test_the_tagging_task_builds_a_crf_char_tagger_that_spells_its_vocabulary():
     assert model.config.char_encoder == "cnn" and model.crf.forbidden_starts == [1]  # I-X
     assert model.config.char_alphabet == spelling_alphabet(token_spellings(tokenizer))
     table = model.model.char_encoder.spellings
-    beautiful = tokenizer.convert_tokens_to_ids("Beautiful")
+    (beautiful,) = tokenizer("Beautiful", add_special_tokens=False)["input_ids"]
     assert "".join(model.config.char_alphabet[i - 2] for i in table[beautiful] if i) == "Beautiful"
     assert torch.all(table[tokenizer.all_special_ids] == 0)

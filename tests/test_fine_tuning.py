@@ -17,13 +17,13 @@ import datasets
 import pytest
 import torch
 from helpers import BLOCK_HF_RNN, run_train_script, run_without_hf_rnn, seeded, tiny_config
-from transformers import AutoTokenizer, Trainer, TrainerCallback
+from transformers import AutoTokenizer, Trainer, TrainerCallback, TrainingArguments
 
 from hf_rnn import RNNForCausalLM, RNNForSequenceClassification, RNNForTokenClassification, train_tokenizer
-from hf_rnn.fine_tuning import FineTuningTrainer, SlantedTriangular, layer_groups
+from hf_rnn.fine_tuning import FineTuningOptions, FineTuningTrainer, SlantedTriangular, layer_groups
 from hf_rnn.model_card import card_hyperparameters, describe_base_model
 from hf_rnn.tasks import get_task
-from hf_rnn.training import RNNTrainingArguments, check_run_arguments, parse_arguments
+from hf_rnn.training import check_run_arguments, parse_arguments
 
 TEXTS = ["a fine film", "dull and long", "not bad at all", "so very boring", "great fun", "long and dull"]
 CSV = "text,sentiment\n" + "".join(f'"{text}",{"pos" if i % 2 == 0 else "neg"}\n' for i, text in enumerate(TEXTS * 4))
@@ -161,16 +161,16 @@ def test_layer_groups_run_from_the_head_down_to_the_embedding():
     assert sum(map(len, tagger_groups)) == len(list(tagger.parameters()))
 
 
-def training_arguments(tmp_path, **overrides) -> RNNTrainingArguments:
+def training_arguments(tmp_path, **overrides) -> TrainingArguments:
     values = {"output_dir": str(tmp_path), "report_to": "none", "use_cpu": True, "save_strategy": "no",
               "logging_strategy": "no", "learning_rate": 1e-2, "per_device_train_batch_size": 4, "seed": 0}  # fmt: skip
-    return RNNTrainingArguments(**{**values, **overrides})
+    return TrainingArguments(**{**values, **overrides})
 
 
 def test_discriminative_rates_divide_the_learning_rate_by_the_decay_per_group_below_the_head(tmp_path):
     classifier = RNNForSequenceClassification(tiny_config(num_labels=2))
-    args = training_arguments(tmp_path, discriminative_lr_decay=2.6, weight_decay=0.1)
-    optimizer = FineTuningTrainer(model=classifier, args=args).create_optimizer()
+    args, options = training_arguments(tmp_path, weight_decay=0.1), FineTuningOptions(discriminative_lr_decay=2.6)
+    optimizer = FineTuningTrainer(model=classifier, args=args, fine_tuning=options).create_optimizer()
     rate_of = {id(p): group["lr"] for group in optimizer.param_groups for p in group["params"]}
     decay_of = {id(p): group["weight_decay"] for group in optimizer.param_groups for p in group["params"]}
     grouped = sum(len(group["params"]) for group in optimizer.param_groups)
@@ -224,10 +224,12 @@ def test_slanted_triangular_factor_is_ulmfits_formula():
 
 def test_each_step_uses_the_slanted_triangular_rate_of_its_group(tmp_path, one_thread):
     classifier = seeded(RNNForSequenceClassification, tiny_config(num_labels=2)).train()
-    args = training_arguments(tmp_path, max_steps=20, slanted_triangular=True, lr_scheduler_type="constant",
-                              warmup_steps=0, discriminative_lr_decay=2.0)  # fmt: skip
+    args = training_arguments(tmp_path, max_steps=20)
+    options = FineTuningOptions(slanted_triangular=True, discriminative_lr_decay=2.0)
     recorder = RecordRates()
-    trainer = FineTuningTrainer(model=classifier, args=args, train_dataset=rows(16), callbacks=[recorder])
+    trainer = FineTuningTrainer(
+        model=classifier, args=args, fine_tuning=options, train_dataset=rows(16), callbacks=[recorder]
+    )
     trainer.train()
     depth_of = {id(p): depth for depth, group in enumerate(layer_groups(classifier)) for p in group}
     depths = [depth_of[id(group["params"][0])] for group in trainer.optimizer.param_groups]
@@ -256,9 +258,12 @@ def test_gradual_unfreezing_trains_exactly_the_top_k_plus_one_groups_in_epoch_k(
     names = {id(p): n for n, p in classifier.named_parameters()}
     groups = [{names[id(p)] for p in group} for group in layer_groups(classifier)]  # head, layer 1, layer 0, embedding
     # Weight decay too: a frozen parameter must not even decay.
-    args = training_arguments(tmp_path, num_train_epochs=5, gradual_unfreezing=True, weight_decay=0.1)
+    args = training_arguments(tmp_path, num_train_epochs=5, weight_decay=0.1)
+    options = FineTuningOptions(gradual_unfreezing=True)
     recorder = RecordWeights()
-    FineTuningTrainer(model=classifier, args=args, train_dataset=rows(8), callbacks=[recorder]).train()
+    FineTuningTrainer(
+        model=classifier, args=args, fine_tuning=options, train_dataset=rows(8), callbacks=[recorder]
+    ).train()
     assert len(recorder.at_epoch_end) == 5
     for epoch, (before, after) in enumerate(zip(recorder.at_epoch_begin, recorder.at_epoch_end)):
         trained = set().union(*groups[: epoch + 1])
@@ -285,17 +290,22 @@ def test_predictions_keep_the_dataset_order_when_training_batches_are_grouped_by
 # The flags.
 
 
-def test_ulmfit_flags_parse_into_the_training_arguments_and_the_card():
-    _, _, args = parse_arguments(["--task", "sequence-classification", "--discriminative_lr_decay", "2.6",
-                                  "--gradual_unfreezing", "--slanted_triangular"])  # fmt: skip
-    assert (args.discriminative_lr_decay, args.gradual_unfreezing, args.slanted_triangular) == (2.6, True, True)
-    assert (args.stlr_cut_frac, args.stlr_ratio) == (0.1, 32)
+def test_ulmfit_flags_reach_the_trainer_and_the_card(tmp_path):
+    model_args, data_args, args = parse_arguments(["--task", "sequence-classification", "--discriminative_lr_decay",
+                                                   "2.6", "--gradual_unfreezing", "--slanted_triangular"])  # fmt: skip
+    expected = FineTuningOptions(discriminative_lr_decay=2.6, gradual_unfreezing=True, slanted_triangular=True)
+    assert FineTuningOptions.from_arguments(model_args) == expected
     # The slanted triangle is the whole schedule; frozen layers have no gradients, which DDP must expect.
     assert args.lr_scheduler_type == "constant" and args.warmup_steps == 0 and args.ddp_find_unused_parameters is True
-    shown = card_hyperparameters(args)
+    shown = card_hyperparameters(args, model_args)
     assert shown["discriminative_lr_decay"] == 2.6 and shown["gradual_unfreezing"] and shown["stlr_ratio"] == 32
-    _, _, plain = parse_arguments(["--task", "sequence-classification"])
-    assert plain.ddp_find_unused_parameters is False and "gradual_unfreezing" not in card_hyperparameters(plain)
+    # The task hands them to its trainer (on the embedded data: a quick setup).
+    args.output_dir = str(tmp_path)
+    setup = get_task("sequence-classification").prepare(model_args, data_args, args)
+    assert issubclass(setup.trainer_class, FineTuningTrainer) and setup.trainer_kwargs["fine_tuning"] == expected
+    plain_model_args, _, plain = parse_arguments(["--task", "sequence-classification"])
+    assert plain.ddp_find_unused_parameters is False
+    assert "gradual_unfreezing" not in card_hyperparameters(plain, plain_model_args)
 
 
 @pytest.mark.parametrize(
@@ -303,6 +313,7 @@ def test_ulmfit_flags_parse_into_the_training_arguments_and_the_card():
     [
         (["--task", "translation", "--discriminative_lr_decay", "2.6"], ["--discriminative_lr_decay", "translation"]),
         (["--task", "time-series-forecasting", "--gradual_unfreezing"], ["--gradual_unfreezing", "time-series"]),
+        (["--task", "translation", "--slanted_triangular"], ["--slanted_triangular", "translation"]),
         (["--slanted_triangular", "--lr_scheduler_type", "cosine"], ["--slanted_triangular", "--lr_scheduler_type"]),
         (["--slanted_triangular", "--stlr_cut_frac", "1.5"], ["--stlr_cut_frac"]),
         (["--discriminative_lr_decay", "0"], ["--discriminative_lr_decay=0"]),

@@ -5,11 +5,15 @@ through `huggingface_hub.ModelCardData` / `metadata_load`, and `model_index_to_e
 values back.
 """
 
+import types
+
 import pytest
 import yaml
-from helpers import seeded, tiny_config
+from helpers import run_scripts_concurrently, seeded, succeeded, tiny_config
 from huggingface_hub import ModelCard, ModelCardData, metadata_load
 from huggingface_hub.repocard_data import model_index_to_eval_results
+from transformers import Seq2SeqTrainingArguments
+from transformers.modelcard import extract_hyperparameters_from_trainer
 
 from hf_rnn import (
     RNNForCausalLM,
@@ -20,7 +24,19 @@ from hf_rnn import (
     RNNSeq2SeqConfig,
     RNNSeq2SeqForConditionalGeneration,
 )
-from hf_rnn.model_card import MODEL_CARDS_DIR, TASKS, render_model_card, training_command, write_model_card
+from hf_rnn.model_card import (
+    MODEL_CARDS_DIR,
+    TASKS,
+    card_hyperparameters,
+    card_license,
+    describe_data,
+    hub_dataset,
+    render_model_card,
+    training_command,
+    write_model_card,
+)
+from hf_rnn.plots import plot_loss
+from hf_rnn.tasks import TASKS as TASK_REGISTRY
 
 REPO_ID = "someone/my-rnn"
 COMMAND = "accelerate launch scripts/train.py --task {task} --cell gru --hidden_size 64 --max_steps 30"
@@ -213,3 +229,127 @@ def test_training_command_names_the_launcher_and_quotes_arguments(monkeypatch):
     assert training_command(argv).startswith("torchrun scripts/train.py ")
     monkeypatch.setenv("ACCELERATE_DYNAMO_BACKEND", "no")
     assert training_command(argv).startswith("accelerate launch scripts/train.py ")
+
+
+# What a card says about a training run: transformers' own wording, what it does not claim, the loss plot's unit.
+
+
+def test_hyperparameters_are_those_of_transformers_cards_with_plain_values(tmp_path):
+    args = Seq2SeqTrainingArguments(
+        output_dir=str(tmp_path), lr_scheduler_type="cosine", optim="adamw_torch_fused", max_steps=30,
+        gradient_accumulation_steps=2, weight_decay=0.01, report_to="none",
+    )  # fmt: skip
+    hyperparameters = card_hyperparameters(args)
+    transformers_own = extract_hyperparameters_from_trainer(types.SimpleNamespace(args=args))
+    assert list(hyperparameters)[: len(transformers_own)] == list(transformers_own)  # its names, in its order
+    assert hyperparameters["lr_scheduler_type"] == "cosine" and hyperparameters["training_steps"] == 30
+    assert hyperparameters["total_train_batch_size"] == 2 * args.per_device_train_batch_size
+    assert hyperparameters["optimizer"].startswith("Use adamw_torch_fused with betas=(0.9,0.999)")
+    assert (hyperparameters["weight_decay"], hyperparameters["max_grad_norm"]) == (0.01, 1.0)
+    card = render_model_card(
+        task="causal-lm", model=build("causal-lm"), metrics={}, training_command="x", hyperparameters=hyperparameters
+    )
+    assert "| lr_scheduler_type | cosine |" in card.text
+    assert "SchedulerType" not in card.text and "OptimizerNames" not in card.text  # no enum reprs
+
+
+def test_metrics_are_rounded_as_transformers_cards_round_them():
+    card = render_model_card(
+        task="causal-lm", model=build("causal-lm"), metrics={"eval_loss": 1.2345678, "perplexity": 3.5},
+        training_command="x", hyperparameters={},
+    )  # fmt: skip
+    assert "| loss | 1.2346 |" in card.text and "| perplexity | 3.5 |" in card.text
+    assert card.data.eval_results[0].metric_value == 1.2345678  # model-index keeps the exact value
+
+
+def test_a_local_dataset_folder_is_no_hub_dataset(tmp_path):
+    folder = tmp_path / "private" / "sst2"
+    folder.mkdir(parents=True)
+    assert hub_dataset(str(folder)) is None and hub_dataset("stanfordnlp/sst2") == "stanfordnlp/sst2"
+    description = describe_data("sequence-classification", str(folder))
+    assert description == "the local dataset `sst2`"  # not "the Hub dataset", and no local path published
+    assert describe_data("sequence-classification", "stanfordnlp/sst2") == "the Hub dataset `stanfordnlp/sst2`"
+    card = render_model_card(
+        task="sequence-classification", model=build("sequence-classification"), metrics={"eval_accuracy": 0.5},
+        training_command="x", hyperparameters={}, dataset_name=hub_dataset(str(folder)),
+        dataset_description=description,
+    )  # fmt: skip
+    assert card.data.datasets is None
+    assert "huggingface.co/datasets" not in card.text
+
+
+def test_the_license_is_the_given_one_or_the_local_base_models(tmp_path):
+    assert card_license(None) is None  # no license chosen: the card claims none
+    assert card_license("apache-2.0", str(tmp_path)) == "apache-2.0"
+    assert card_license(None, "someone/hub-model") is None  # a Hub model's card is not fetched
+    assert card_license(None, str(tmp_path)) is None  # a folder without a card
+    card = render_model_card(
+        task="causal-lm", model=build("causal-lm"), metrics={}, training_command="x", hyperparameters={},
+        license="mit",
+    )  # fmt: skip
+    card.save(tmp_path / "README.md")
+    assert front_matter((tmp_path / "README.md").read_text())["license"] == "mit"
+    assert card_license(None, str(tmp_path)) == "mit"  # continuing from that model keeps its license
+
+
+@pytest.mark.parametrize("task", ["causal-lm", "sequence-classification", "token-classification", "translation"])
+def test_the_card_shows_the_regularizers_its_task_uses(task):
+    model = build(task)
+    values = {"word_dropout": 0.1, "locked_dropout": True, "weight_drop": 0.2, "activation_regularization": 2.0,
+              "temporal_activation_regularization": 1.0}  # fmt: skip
+    for name, value in values.items():
+        if hasattr(model.config, name):
+            setattr(model.config, name, value)
+    card = render_model_card(task=task, model=model, metrics={}, training_command="x", hyperparameters={})
+    for name, value in values.items():
+        shown = f"| {name} | {value} |" in card.text
+        assert shown == (name in TASK_REGISTRY[task].regularizers), name
+
+
+@pytest.mark.parametrize(
+    ("task", "config_changes", "label"),
+    [
+        ("causal-lm", {}, "loss (nats per token)"),
+        ("causal-lm", {"activation_regularization": 2.0}, "loss (nats per token; training adds the AR/TAR penalties)"),
+        ("sequence-classification", {}, "loss (cross-entropy, nats per example)"),
+        ("sequence-classification", {"problem_type": "regression"}, "loss (squared error per example)"),
+        ("token-classification", {}, "loss (nats per labelled token)"),
+        ("translation", {}, "loss (nats per target token)"),
+        ("time-series-forecasting", {}, "loss (squared error per value, standardized)"),
+        ("time-series-forecasting", {"distribution_output": "student_t"},
+         "loss (negative log-likelihood per value, standardized)"),
+    ],
+)  # fmt: skip
+def test_the_loss_plot_says_what_the_task_loss_measures(tmp_path, task, config_changes, label):
+    config = build(task).config
+    for name, value in config_changes.items():
+        setattr(config, name, value)
+    assert TASK_REGISTRY[task].loss_label(config) == label
+    history = [{"step": 1, "loss": 0.9}, {"step": 2, "loss": 0.7}, {"step": 2, "eval_loss": 0.8}]
+    figure = plot_loss(history, tmp_path / "loss.png", ylabel=label)
+    assert figure.axes[0].get_ylabel() == label
+    assert (tmp_path / "loss.png").is_file()
+
+
+@pytest.mark.slow  # trains in a subprocess
+def test_a_trained_classifier_card_on_a_local_dataset_folder(tmp_path):
+    """The card `scripts/train.py` writes: the flags' license, no Hub dataset, plain hyperparameters, regularizers."""
+    folder = tmp_path / "sst2"
+    folder.mkdir()
+    for split, rows in (("train", 64), ("validation", 16)):
+        lines = [f"this film is {'good' if i % 2 else 'bad'},{i % 2}" for i in range(rows)]
+        (folder / f"{split}.csv").write_text("sentence,label\n" + "\n".join(lines) + "\n")
+    arguments = [
+        "--task", "sequence-classification", "--dataset_name", "sst2", "--max_steps", "4", "--hidden_size", "8",
+        "--eval_steps", "2", "--save_strategy", "no", "--license", "apache-2.0", "--word_dropout", "0.1",
+        "--locked_dropout", "--lr_scheduler_type", "cosine", "--optim", "adamw_torch",
+    ]  # fmt: skip
+    out = succeeded(run_scripts_concurrently(tmp_path, {"run": arguments})["run"])
+    text = (out / "README.md").read_text()
+    metadata = front_matter(text)
+    assert metadata["license"] == "apache-2.0"
+    assert "datasets" not in metadata and "huggingface.co/datasets" not in text
+    assert metadata["model-index"][0]["results"][0]["dataset"]["name"] == "the local dataset `sst2`"
+    assert "| lr_scheduler_type | cosine |" in text and "Use adamw_torch with" in text
+    assert "SchedulerType" not in text and "OptimizerNames" not in text
+    assert "| word_dropout | 0.1 |" in text and "| locked_dropout | True |" in text

@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pytest
 import torch
 from helpers import ScriptRun, run_scripts_concurrently, run_train_script, seeded, succeeded, tiny_config
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM, AutoTokenizer, HfArgumentParser, Seq2SeqTrainingArguments
 
 from hf_rnn import RNNForSequenceClassification, train_tokenizer
 from hf_rnn.data import load_data_files, split_off_validation
 from hf_rnn.demo_data import default_lm_corpus, default_lm_datasets
 from hf_rnn.tasks import TASKS
 from hf_rnn.tasks.causal_lm import group_texts
-from hf_rnn.training import check_model_flags, parse_arguments
+from hf_rnn.training import argument_parser, check_model_flags, parse_arguments
+from hf_rnn.training.arguments import TRAINING_HELP_FLAGS
 
 BLOCK_SIZE = 32
 TINY_RUN = [
@@ -60,6 +62,7 @@ def runs(tmp_path_factory) -> dict[str, ScriptRun]:
         "missing_train_file": [*TINY_RUN, "--train_file", "no_such_file.txt"],
         "unknown_task": [*TINY_RUN, "--task", "summarize-poems"],
         "sequence_classifier_folder": [*TINY_RUN, "--model_name_or_path", str(classifier)],
+        "checkpoints": [*TINY_RUN, *TINY_MODEL, "--save_strategy", "steps", "--save_steps", "2"],
     }
     return run_scripts_concurrently(root, arguments)
 
@@ -158,6 +161,15 @@ def test_user_error_exits_with_one_message_naming_the_flag_before_training(runs,
     assert not run.output_dir.exists()
 
 
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
+def test_console_shows_the_training_bar_and_no_bar_per_checkpoint(runs):
+    run = runs["checkpoints"]
+    out = succeeded(run)
+    assert sorted(path.name for path in out.glob("checkpoint-*")) == ["checkpoint-6"]  # saved at 2, 4, 6; one kept
+    assert "6/6 [" in run.stderr  # Trainer's training bar, at its end
+    assert "Writing model shards" not in run.stderr  # transformers' bar at each save_pretrained
+
+
 # In-process checks of the script's argument handling (no training).
 
 
@@ -202,6 +214,53 @@ def test_each_task_has_its_own_defaults_and_output_dir(task):
 def test_task_default_model_flags_do_not_count_as_reshaping_a_saved_model():
     model_args, _, _ = parse_arguments(["--task", "translation", "--model_name_or_path", "folder"])
     check_model_flags(model_args)  # the task's default --hidden_size is no user flag
+
+
+def script_help(flag: str, capsys, monkeypatch) -> str:
+    monkeypatch.setenv("COLUMNS", "80")  # argparse wraps at the terminal's width
+    with pytest.raises(SystemExit) as stopped:
+        run_train_script([flag])
+    assert stopped.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_help_is_short_with_hf_rnn_flags_first(capsys, monkeypatch):
+    short, full = script_help("--help", capsys, monkeypatch), script_help("--help_all", capsys, monkeypatch)
+    assert len(short.splitlines()) < 300 and len(short.splitlines()) < len(full.splitlines()) / 2
+    headings = [line for line in short.splitlines() if line and not line[0].isspace() and line.endswith(":")]
+    assert headings == [
+        "options:",
+        "task, model and tokenizer (hf_rnn):",
+        "data (hf_rnn):",
+        "training (transformers' Seq2SeqTrainingArguments):",
+    ]
+    assert short.index("--task") < short.index("--train_file") < short.index("--output_dir")
+    for flag in TRAINING_HELP_FLAGS:
+        assert f"--{flag} " in short
+    assert "--adam_beta2" not in short and "--dataloader_num_workers" not in short  # in --help_all only
+    assert "--help_all lists them all" in short
+    assert short.startswith("usage: train.py [--task TASK] [--FLAG VALUE ...]\n")
+
+
+def test_help_all_lists_every_training_flag_and_each_is_accepted(capsys, monkeypatch):
+    full = script_help("--help_all", capsys, monkeypatch)
+    plain_parser = HfArgumentParser(Seq2SeqTrainingArguments)  # what a run_glue-style script accepts
+    training_flags = set(plain_parser._option_string_actions) - {"-h", "--help"}
+    assert len(training_flags) > 200
+    assert training_flags <= set(argument_parser()._option_string_actions)  # each is parsed
+    for flag in training_flags:
+        assert re.search(rf"{re.escape(flag)}(?![\w-])", full), flag
+    # Flags --help leaves out still reach transformers' own class (pickled into training_args.bin).
+    _, _, training_args = parse_arguments(["--adam_beta2", "0.95", "--dataloader-num-workers", "0"])
+    assert type(training_args) is Seq2SeqTrainingArguments
+    assert training_args.adam_beta2 == 0.95 and training_args.dataloader_num_workers == 0
+
+
+def test_help_shows_the_task_defaults(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    with pytest.raises(SystemExit):
+        run_train_script(["--task", "translation", "--help"])
+    assert "(default: runs/translation)" in capsys.readouterr().out
 
 
 def test_shape_flags_cannot_reshape_a_saved_model(capsys, tmp_path):

@@ -233,6 +233,9 @@ def test_translation_default_run_reports_bleu_and_chrf_and_samples(runs):
     assert generation_config["num_beams"] == 2 and generation_config["max_length"] == 9
     assert generation_config.get("max_new_tokens") is None
     assert generation_config["decoder_start_token_id"] == 2 and generation_config["eos_token_id"] == 3
+    # Evaluation left it as the task set it: no max_length beside max_new_tokens, so no warning that both are set.
+    assert "max_length" not in generation_config
+    assert "Both `max_new_tokens`" not in run.stderr
     assert len((out / "generated_predictions.txt").read_text().splitlines()) == 8
     samples = (out / "samples.txt").read_text()
     assert samples.count("=== sample ") == 2 and "reference:" in samples
@@ -351,36 +354,37 @@ TASK_METRICS = {"sequence-classification": "accuracy", "token-classification": "
 @pytest.mark.parametrize("task", TASK_METRICS)
 @pytest.mark.parametrize("data", [["--train_file", "mine.csv"], ["--dataset_name", "someone/data"]])
 def test_on_real_data_training_runs_by_epochs_keeps_the_best_model_and_stops_early(task, data):
-    _, _, args = parse_arguments(["--task", task, *data])
+    model_args, _, args = parse_arguments(["--task", task, *data])
     assert args.max_steps == -1 and args.num_train_epochs == 10
     assert args.eval_strategy == "epoch" and args.save_strategy == "epoch"
     assert args.load_best_model_at_end and args.metric_for_best_model == TASK_METRICS[task]
-    assert args.greater_is_better and args.early_stopping_patience == 3
+    assert args.greater_is_better and model_args.early_stopping_patience == 3
     assert args.train_sampling_strategy == "group_by_length"
 
 
 @pytest.mark.parametrize("task", TASK_METRICS)
 def test_the_embedded_data_keeps_its_step_budget(task):
-    _, _, args = parse_arguments(["--task", task])
+    model_args, _, args = parse_arguments(["--task", task])
     assert args.max_steps == TASKS[task].training_defaults["max_steps"] and args.eval_strategy == "steps"
-    assert not args.load_best_model_at_end and args.early_stopping_patience is None
+    assert not args.load_best_model_at_end and model_args.early_stopping_patience is None
     assert args.train_sampling_strategy == "random"
 
 
 def test_explicit_flags_win_over_the_real_data_defaults():
     data = ["--task", "token-classification", "--train_file", "eng.train"]
-    _, _, args = parse_arguments([*data, "--num_train_epochs", "2", "--metric_for_best_model", "loss",
-                                  "--early_stopping_patience", "1", "--train_sampling_strategy", "random"])  # fmt: skip
+    flags = ["--num_train_epochs", "2", "--metric_for_best_model", "loss", "--early_stopping_patience", "1",
+             "--train_sampling_strategy", "random"]  # fmt: skip
+    model_args, _, args = parse_arguments([*data, *flags])
     assert args.num_train_epochs == 2 and args.metric_for_best_model == "loss" and not args.greater_is_better
-    assert args.early_stopping_patience == 1 and args.train_sampling_strategy == "random"
+    assert model_args.early_stopping_patience == 1 and args.train_sampling_strategy == "random"
     _, _, args = parse_arguments([*data, "--max_steps", "50"])
     assert args.max_steps == 50
     # Saving follows the evaluation strategy the caller chose, so that the best model can be loaded.
     _, _, args = parse_arguments([*data, "--eval_strategy", "steps", "--eval_steps", "100", "--save_steps", "100"])
     assert args.eval_strategy == args.save_strategy == "steps" and args.load_best_model_at_end
     # Without evaluations there is no best model to keep or to stop at.
-    _, _, args = parse_arguments([*data, "--eval_strategy", "no"])
-    assert not args.load_best_model_at_end and args.early_stopping_patience is None
+    model_args, _, args = parse_arguments([*data, "--eval_strategy", "no"])
+    assert not args.load_best_model_at_end and model_args.early_stopping_patience is None
     _, _, args = parse_arguments([*data, "--save_strategy", "no"])
     assert args.eval_strategy == "epoch" and not args.load_best_model_at_end
 

@@ -91,6 +91,10 @@ class Task:
         if data_args.stateful_bptt:
             raise ValueError(f"stateful_bptt is for `task` causal-lm only (not {self.name}).")
 
+    def loss_label(self, config) -> str:
+        """What the trained model's loss measures, for the loss plot's axis (e.g. "loss (nats per token)")."""
+        return "loss"
+
     def prepare(
         self, model_args: ModelArguments, data_args: DataArguments, training_args: Seq2SeqTrainingArguments
     ) -> TaskSetup:

@@ -26,7 +26,7 @@ from ..data import (
     tokenize_texts,
 )
 from ..demo_data import default_lm_datasets
-from ..fine_tuning import FineTuningTrainer
+from ..fine_tuning import FineTuningOptions, FineTuningTrainer
 from ..modeling_rnn import RNNForCausalLM
 from ..stateful import StatefulLMTrainer, stream_length, token_stream
 from .base import Task, TaskSetup, check_number
@@ -80,6 +80,10 @@ class CausalLMTask(Task):
             )
         if data_args.num_sample_generations > 0:
             check_number("sample_max_new_tokens", data_args.sample_max_new_tokens, 1, what="a whole number of tokens")
+
+    def loss_label(self, config) -> str:
+        penalties = config.activation_regularization or config.temporal_activation_regularization
+        return "loss (nats per token" + ("; training adds the AR/TAR penalties)" if penalties else ")")
 
     def prepare(self, model_args, data_args, training_args) -> TaskSetup:
         check_saved_model(self, model_args)  # fail before loading any data
@@ -138,7 +142,10 @@ class CausalLMTask(Task):
             derived_metrics=lambda metrics: {"perplexity": perplexity(metrics["eval_loss"])},
             after_training=write_samples,
             trainer_class=StatefulLMTrainer if data_args.stateful_bptt else FineTuningTrainer,
-            trainer_kwargs={"bptt": block_size} if data_args.stateful_bptt else {},
+            trainer_kwargs={
+                "fine_tuning": FineTuningOptions.from_arguments(model_args),
+                **({"bptt": block_size} if data_args.stateful_bptt else {}),
+            },
         )
 
 

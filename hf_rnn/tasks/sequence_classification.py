@@ -20,7 +20,7 @@ from transformers.trainer_utils import PredictionOutput
 
 from ..data import check_columns, check_nonempty_column, load_data_files
 from ..demo_data import default_sequence_classification_datasets
-from ..fine_tuning import FineTuningTrainer
+from ..fine_tuning import FineTuningOptions, FineTuningTrainer
 from ..metrics import load_metric
 from ..modeling_rnn import RNNForSequenceClassification
 from .base import Task, TaskSetup, check_number, task_datasets
@@ -95,6 +95,13 @@ class SequenceClassificationTask(Task):
     def check_arguments(self, model_args, data_args, training_args) -> None:
         super().check_arguments(model_args, data_args, training_args)
         check_number("max_seq_length", data_args.max_seq_length, 1, what="a whole number of tokens")
+
+    def loss_label(self, config) -> str:
+        # transformers' sequence-classification loss, chosen by `problem_type`: each a mean over the batch
+        return {
+            "regression": "loss (squared error per example)",
+            "multi_label_classification": "loss (binary cross-entropy per label, nats)",
+        }.get(config.problem_type, "loss (cross-entropy, nats per example)")
 
     def prepare(self, model_args, data_args, training_args) -> TaskSetup:
         check_saved_model(self, model_args)
@@ -178,6 +185,7 @@ class SequenceClassificationTask(Task):
             test_dataset=encoded.get("test"),
             write_test_predictions=write_test_predictions,
             trainer_class=FineTuningTrainer,
+            trainer_kwargs={"fine_tuning": FineTuningOptions.from_arguments(model_args)},
         )
 
 

@@ -71,6 +71,12 @@ class TimeSeriesForecastingTask(Task):
         if data_args.dataset_name is not None:
             raise ValueError("`task` time-series-forecasting reads a CSV (train_file), not dataset_name.")
 
+    def loss_label(self, config) -> str:
+        # `forecast_loss`: per observed future value, on the standardized scale
+        if config.distribution_output is not None:
+            return "loss (negative log-likelihood per value, standardized)"
+        return f"loss ({'absolute' if config.loss == 'mae' else 'squared'} error per value, standardized)"
+
     def prepare(self, model_args, data_args, training_args) -> TaskSetup:
         check_saved_model(self, model_args)
         splits = load_splits(data_args)

@@ -35,7 +35,7 @@ from ..data import (
     split_off_validation,
 )
 from ..demo_data import default_token_classification_datasets
-from ..fine_tuning import FineTuningTrainer
+from ..fine_tuning import FineTuningOptions, FineTuningTrainer
 from ..metrics import load_metric
 from ..modeling_rnn import RNNForTokenClassification
 from ..tokenization import token_spellings
@@ -83,6 +83,9 @@ class TokenClassificationTask(Task):
                 f"char_features={model_args.char_features!r} is not supported; choose one of "
                 f"{', '.join(map(repr, ('none', *CHAR_ENCODERS)))}."
             )
+
+    def loss_label(self, config) -> str:
+        return "loss (nats per labelled token)"
 
     def prepare(self, model_args, data_args, training_args) -> TaskSetup:
         check_saved_model(self, model_args)
@@ -189,6 +192,7 @@ class TokenClassificationTask(Task):
             test_dataset=encoded.get("test"),
             write_test_predictions=write_test_predictions,
             trainer_class=FineTuningTrainer,
+            trainer_kwargs={"fine_tuning": FineTuningOptions.from_arguments(model_args)},
         )
 
 

@@ -8,6 +8,7 @@ metric). After training: `generated_predictions.txt` and a few sample translatio
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from collections.abc import Iterable
@@ -89,6 +90,9 @@ class TranslationTask(Task):
             # It counts the decoder's start token, as generate()'s max_length does: 2 generates one token.
             check_number("generation_max_length", training_args.generation_max_length, 2, what="a whole number")
 
+    def loss_label(self, config) -> str:
+        return "loss (nats per target token)"
+
     def prepare(self, model_args, data_args, training_args) -> TaskSetup:
         check_saved_model(self, model_args)
         raw_datasets = load_translation_datasets(data_args)
@@ -164,7 +168,7 @@ class TranslationTask(Task):
             data_collator=DataCollatorForSeq2Seq(tokenizer, model=model),
             compute_metrics=compute_metrics,
             after_training=predictions_writer(training_args.output_dir, last_predictions, write_translations),
-            trainer_class=Seq2SeqTrainer,
+            trainer_class=TranslationTrainer,
         )
 
 
@@ -176,6 +180,22 @@ def default_generation_max_length(labels: Iterable[list[int]], max_target_length
     on a sentence it cannot translate) every evaluation sentence runs to this length.
     """
     return min(math.ceil(1.5 * max(map(len, labels))) + 10, max_target_length) + 1
+
+
+class TranslationTrainer(Seq2SeqTrainer):
+    """
+    `Seq2SeqTrainer` that leaves the model's generation config as it found it. After each generate, transformers'
+    `prediction_step` (5.21 to 5.24) fills every unset field of `model.generation_config` with the library defaults,
+    `max_length=20` among them; every later generate then runs with, or warns about, fields the run never set (at
+    every evaluation, and for whoever loads the saved model, whose generation_config.json carried them).
+    """
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None, **gen_kwargs):
+        generation_config = copy.deepcopy(self.model.generation_config)
+        try:
+            return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys=ignore_keys, **gen_kwargs)
+        finally:
+            self.model.generation_config = generation_config
 
 
 def build_translation_model(model_args, tokenizer: PreTrainedTokenizerBase) -> RNNSeq2SeqForConditionalGeneration:

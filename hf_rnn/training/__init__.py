@@ -5,11 +5,11 @@ import math
 
 import torch
 from transformers import TrainerCallback
+from transformers.utils import logging as transformers_logging
 
 from .arguments import (
     DataArguments,
     ModelArguments,
-    RNNTrainingArguments,
     argument_parser,
     check_model_flags,
     check_run_arguments,
@@ -31,7 +31,6 @@ from .checkpoints import (
 __all__ = [
     "DataArguments",
     "ModelArguments",
-    "RNNTrainingArguments",
     "ReplaceCheckpointDebris",
     "StopOnNonFiniteTraining",
     "TrainingDiverged",
@@ -41,6 +40,7 @@ __all__ = [
     "check_output_dir",
     "check_run_arguments",
     "checkpoint_problem",
+    "hide_shard_writing_bars",
     "keep_hub_token_out_of_files",
     "latest_complete_checkpoint",
     "parse_arguments",
@@ -71,3 +71,23 @@ class StopOnNonFiniteTraining(TrainerCallback):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss):
             raise TrainingDiverged(f"the training loss became {loss} by step {state.global_step}")
+
+
+# The description of the bar `PreTrainedModel.save_pretrained` draws (transformers 5) while it writes weight files.
+SHARD_WRITING_BAR = "Writing model shards"
+
+
+def hide_shard_writing_bars() -> None:
+    """
+    Hide transformers' "Writing model shards" progress bar. `save_pretrained` draws it at every save, so each
+    checkpoint breaks into the training bar with a bar of its own, for one file written in milliseconds. Only that
+    bar goes: transformers' tqdm hook (it replaces any earlier one) sees each bar's description before the bar is
+    drawn. Trainer's training and evaluation bars, datasets' bars and download bars stay.
+    """
+    transformers_logging.set_tqdm_hook(_hide_shard_writing_bar)
+
+
+def _hide_shard_writing_bar(factory, args, kwargs):
+    if kwargs.get("desc") == SHARD_WRITING_BAR:
+        factory = transformers_logging.EmptyTqdm
+    return factory(*args, **kwargs)

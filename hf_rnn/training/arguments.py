@@ -1,11 +1,11 @@
 """The arguments of a training run, with each task's defaults over them, and the checks made before anything runs.
 
-`ModelArguments`, `DataArguments` and `RNNTrainingArguments` (transformers' `Seq2SeqTrainingArguments` plus early
-stopping and ULMFiT's fine-tuning schedule) are the flags of `scripts/train.py`, in the dialect of transformers'
-example scripts. They live here, not in the script, because the tasks read them and the tests parse them.
-`parse_arguments` puts the task's `training_defaults` under what the caller gave (and, for a run on real data, its
-`data_training_defaults` over those); `check_run_arguments` refuses, before anything is loaded or written, values
-transformers would accept and misuse.
+`ModelArguments` (with early stopping and ULMFiT's fine-tuning options), `DataArguments` and transformers'
+`Seq2SeqTrainingArguments` are the flags of `scripts/train.py`, in the dialect of transformers' example scripts. They
+live here, not in the script, because the tasks read them and the tests parse them. `parse_arguments` puts the task's
+`training_defaults` under what the caller gave (and, for a run on real data, its `data_training_defaults` over
+those); `check_run_arguments` refuses, before anything is loaded or written, values transformers would accept and
+misuse.
 Errors name the fields (`max_steps=0 is invalid`); the script shows them as flags (`--max_steps=0`).
 """
 
@@ -15,8 +15,9 @@ import argparse
 import json
 import math
 import os
+import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -67,7 +68,13 @@ TAGGER_OPTIONS = ("crf", "char_features")
 
 @dataclass
 class ModelArguments:
-    """Which task, which model (new or saved), and which tokenizer."""
+    """
+    Which task, which model (new or saved), which tokenizer, how a saved model's layers are fine-tuned (ULMFiT) and
+    when training stops early, and the model card's license. (Not in the training arguments: those are transformers'
+    own class, which training_args.bin must load as without hf_rnn.)
+    """
+
+    _argument_group_name = "task, model and tokenizer (hf_rnn)"  # the heading of these flags in --help
 
     task: str = field(
         default="causal-lm",
@@ -155,6 +162,56 @@ class ModelArguments:
     tokenizer_vocab_size: int = field(
         default=8000, metadata={"help": "New tokenizer: vocabulary cap, special tokens included."}
     )
+    license: str | None = field(
+        default=None,
+        metadata={
+            "help": "The model card's license, a Hub license id such as apache-2.0 or mit (default: the license on "
+            "the card of a local --model_name_or_path; else the card has none, as the choice is yours)."
+        },
+    )
+    early_stopping_patience: int | None = field(
+        default=None,
+        metadata={
+            "help": "Stop training after this many evaluations in a row without a better --metric_for_best_model "
+            "(EarlyStoppingCallback). Default: 3 for sequence- and token-classification on real data "
+            "(--train_file / --dataset_name), else off."
+        },
+    )
+    # ULMFiT (Howard & Ruder, 2018; `hf_rnn.fine_tuning`), for a classifier or tagger built on a pretrained language
+    # model (--model_name_or_path runs/causal-lm) or a language model fine-tuned on new text. Off by default.
+    discriminative_lr_decay: float = field(
+        default=1.0,
+        metadata={
+            "help": "ULMFiT's discriminative fine-tuning: the head learns at --learning_rate and each layer group "
+            "below it at the rate of the group above divided by this (the paper: 2.6). The groups, from the top: the "
+            "head, each recurrent layer (top first), the embedding. 1.0: every group at --learning_rate. "
+            "causal-lm, sequence- and token-classification."
+        },
+    )
+    gradual_unfreezing: bool = field(
+        default=False,
+        metadata={
+            "help": "ULMFiT's gradual unfreezing: the first epoch trains the head only, and each epoch after it "
+            "unfreezes the next layer group down (see --discriminative_lr_decay), until all of them train. "
+            "causal-lm, sequence- and token-classification."
+        },
+    )
+    slanted_triangular: bool = field(
+        default=False,
+        metadata={
+            "help": "ULMFiT's slanted triangular learning rate, in place of --lr_scheduler_type and --warmup_steps: "
+            "it rises linearly from learning_rate / --stlr_ratio to learning_rate over the first --stlr_cut_frac of "
+            "the optimizer steps, then falls linearly back to learning_rate / --stlr_ratio at the last step. "
+            "causal-lm, sequence- and token-classification."
+        },
+    )
+    stlr_cut_frac: float = field(
+        default=0.1, metadata={"help": "--slanted_triangular: the fraction of the steps spent rising (the paper: 0.1)."}
+    )
+    stlr_ratio: float = field(
+        default=32.0,
+        metadata={"help": "--slanted_triangular: how much smaller the lowest rate is than the peak (the paper: 32)."},
+    )
 
 
 @dataclass
@@ -164,6 +221,8 @@ class DataArguments:
     for causal-lm; generated data for the others, see `hf_rnn.demo_data`). Also --overwrite_output_dir, which
     transformers 5 no longer has.
     """
+
+    _argument_group_name = "data (hf_rnn)"
 
     dataset_name: str | None = field(
         default=None, metadata={"help": "A dataset on the Hugging Face Hub (needs the network)."}
@@ -269,65 +328,93 @@ class DataArguments:
     )
 
 
-@dataclass
-class RNNTrainingArguments(Seq2SeqTrainingArguments):
+# The training flags `--help` lists: what users of transformers' example scripts reach for most.
+# `--help_all` lists every flag of Seq2SeqTrainingArguments; all of them are accepted either way.
+TRAINING_HELP_FLAGS = (
+    "output_dir", "max_steps", "num_train_epochs", "per_device_train_batch_size", "per_device_eval_batch_size",
+    "gradient_accumulation_steps", "learning_rate", "lr_scheduler_type", "warmup_steps", "weight_decay",
+    "max_grad_norm", "logging_steps", "eval_strategy", "eval_steps", "save_strategy", "save_steps",
+    "load_best_model_at_end", "metric_for_best_model", "train_sampling_strategy", "resume_from_checkpoint",
+    "do_predict", "generation_num_beams", "seed", "bf16", "push_to_hub", "hub_model_id",
+)  # fmt: skip
+USAGE = "%(prog)s [--task TASK] [--FLAG VALUE ...]\n       %(prog)s config.json  (the same flags, as a JSON object)"
+TRAINING_DOCS = "https://huggingface.co/docs/transformers/main_classes/trainer#transformers.Seq2SeqTrainingArguments"
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """HfArgumentParser's formatter (each flag's default shown), with the description and epilog kept as written."""
+
+
+class _GroupedTrainingArguments(Seq2SeqTrainingArguments):
+    """Seq2SeqTrainingArguments with a heading in --help; only its fields are used (see `TrainArgumentParser`)."""
+
+    _argument_group_name = "training (transformers' Seq2SeqTrainingArguments)"
+
+
+class TrainArgumentParser(HfArgumentParser):
     """
-    transformers' `Seq2SeqTrainingArguments` (every task parses them; only translation reads the generation fields),
-    plus early stopping and the fine-tuning schedule of ULMFiT (Howard & Ruder, 2018; `hf_rnn.fine_tuning`). The
-    ULMFiT options are off by default; together they fine-tune a classifier built on a pretrained language model
-    (`--model_name_or_path runs/causal-lm`) as the paper does.
+    The `HfArgumentParser` of a training run, over `ModelArguments`, `DataArguments` and `Seq2SeqTrainingArguments`
+    (for every task: a superset of `TrainingArguments` whose generation fields only the translation task reads), each
+    under its own heading in that order. With some 200 training flags, `--help` lists hf_rnn's own flags and the
+    training flags in `TRAINING_HELP_FLAGS`; `--help_all` lists every flag. Every flag is accepted either way.
     """
 
-    early_stopping_patience: int | None = field(
-        default=None,
-        metadata={
-            "help": "Stop training after this many evaluations in a row without a better --metric_for_best_model "
-            "(EarlyStoppingCallback). Default: 3 for sequence- and token-classification on real data "
-            "(--train_file / --dataset_name), else off."
-        },
-    )
-    discriminative_lr_decay: float = field(
-        default=1.0,
-        metadata={
-            "help": "ULMFiT's discriminative fine-tuning: the head learns at --learning_rate and each layer group "
-            "below it at the rate of the group above divided by this (the paper: 2.6). The groups, from the top: the "
-            "head, each recurrent layer (top first), the embedding. 1.0: every group at --learning_rate. "
-            "causal-lm, sequence- and token-classification."
-        },
-    )
-    gradual_unfreezing: bool = field(
-        default=False,
-        metadata={
-            "help": "ULMFiT's gradual unfreezing: the first epoch trains the head only, and each epoch after it "
-            "unfreezes the next layer group down (see --discriminative_lr_decay), until all of them train. "
-            "causal-lm, sequence- and token-classification."
-        },
-    )
-    slanted_triangular: bool = field(
-        default=False,
-        metadata={
-            "help": "ULMFiT's slanted triangular learning rate, in place of --lr_scheduler_type and --warmup_steps: "
-            "it rises linearly from learning_rate / --stlr_ratio to learning_rate over the first --stlr_cut_frac of "
-            "the optimizer steps, then falls linearly back to learning_rate / --stlr_ratio at the last step."
-        },
-    )
-    stlr_cut_frac: float = field(
-        default=0.1, metadata={"help": "--slanted_triangular: the fraction of the steps spent rising (the paper: 0.1)."}
-    )
-    stlr_ratio: float = field(
-        default=32.0,
-        metadata={"help": "--slanted_triangular: how much smaller the lowest rate is than the peak (the paper: 32)."},
-    )
+    def __init__(self):
+        training_flags = sum(f.init for f in fields(Seq2SeqTrainingArguments))
+        super().__init__(
+            (ModelArguments, DataArguments, _GroupedTrainingArguments),
+            usage=USAGE,
+            description="Train an hf_rnn model (Elman RNN, LSTM or GRU) for a task with transformers' Trainer.",
+            epilog=f"Every one of the {training_flags} flags of transformers' Seq2SeqTrainingArguments is accepted; "
+            f"--help_all lists them all, and\n{TRAINING_DOCS}\nexplains them.",
+            formatter_class=_HelpFormatter,
+        )
+        # Parse into transformers' own class: Trainer pickles the arguments into training_args.bin, which must load
+        # without hf_rnn.
+        self.dataclass_types[-1] = Seq2SeqTrainingArguments
+        self.add_argument("--help_all", action=_FullHelpAction, help="show this help with every training flag and exit")
+        self._training_fields = {f.name for f in fields(Seq2SeqTrainingArguments)}
+
+    def format_help(self) -> str:
+        """The short help: hf_rnn's flags and the `TRAINING_HELP_FLAGS`."""
+        hidden = [
+            action
+            for action in self._actions
+            if action.dest in self._training_fields and action.dest not in TRAINING_HELP_FLAGS
+        ]
+        shown = [action.help for action in hidden]
+        for action in hidden:
+            action.help = argparse.SUPPRESS
+        try:
+            return super().format_help()
+        finally:
+            for action, text in zip(hidden, shown):
+                action.help = text
+
+    def format_full_help(self) -> str:
+        """The help with every flag."""
+        return super().format_help()
 
 
-def argument_parser() -> HfArgumentParser:
-    """The parser of a training run. The training arguments are `RNNTrainingArguments` for every task."""
-    return HfArgumentParser((ModelArguments, DataArguments, RNNTrainingArguments))
+class _FullHelpAction(argparse.Action):
+    """`--help_all`: print `format_full_help()` and exit, as argparse's `--help` prints its help."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        sys.stdout.write(parser.format_full_help())
+        parser.exit()
+
+
+def argument_parser() -> TrainArgumentParser:
+    """The parser of a training run (see `TrainArgumentParser`)."""
+    return TrainArgumentParser()
 
 
 def parse_arguments(
     argv: list[str], parser: HfArgumentParser | None = None
-) -> tuple[ModelArguments, DataArguments, RNNTrainingArguments]:
+) -> tuple[ModelArguments, DataArguments, Seq2SeqTrainingArguments]:
     """
     Flags (or one .json file) over the task's `training_defaults`, `output_dir` defaulting to `runs/<task>`.
     Unknown flags exit as argparse does; a value TrainingArguments refuses is its own ValueError.
@@ -434,7 +521,7 @@ def check_model_flags(model_args: ModelArguments) -> None:
 
 
 def check_run_arguments(
-    model_args: ModelArguments, data_args: DataArguments, training_args: RNNTrainingArguments
+    model_args: ModelArguments, data_args: DataArguments, training_args: Seq2SeqTrainingArguments
 ) -> None:
     """
     Values transformers accepts and then misuses (max_steps=0 runs one step, -5 runs three epochs) or rejects
@@ -469,43 +556,48 @@ def check_run_arguments(
             check_number(name, getattr(data_args, name), 1, what="a whole number")
     check_number("block_size", data_args.block_size, 1, what="a whole number of tokens")
     check_number("num_sample_generations", data_args.num_sample_generations, 0, what="a whole number")
-    check_fine_tuning_arguments(task, training_args)
+    check_fine_tuning_arguments(task, model_args, training_args)
     check_test_arguments(task, data_args, training_args)
     task.check_arguments(model_args, data_args, training_args)
     check_number("tokenizer_vocab_size", model_args.tokenizer_vocab_size, 1, what="a whole number")
     check_model_flags(model_args)
 
 
-def check_fine_tuning_arguments(task: Task, args: RNNTrainingArguments) -> None:
+def check_fine_tuning_arguments(
+    task: Task, model_args: ModelArguments, training_args: Seq2SeqTrainingArguments
+) -> None:
     """Early stopping and the ULMFiT options: values in range, on a task and schedule they can work with."""
-    if args.early_stopping_patience is not None:
-        check_number("early_stopping_patience", args.early_stopping_patience, 1, what="a whole number of evaluations")
+    args = training_args
+    if model_args.early_stopping_patience is not None:
+        check_number("early_stopping_patience", model_args.early_stopping_patience, 1, what="a whole number")
         if args.eval_strategy == "no" or args.metric_for_best_model is None:
             raise ValueError(
                 "early_stopping_patience needs evaluations to compare: an eval_strategy other than 'no' and a "
                 "metric_for_best_model (e.g. accuracy, f1 or loss)."
             )
-    check_number("discriminative_lr_decay", args.discriminative_lr_decay, 0, inclusive=False)
-    per_layer = {
-        "discriminative_lr_decay": args.discriminative_lr_decay != 1,
-        "gradual_unfreezing": args.gradual_unfreezing,
+    check_number("discriminative_lr_decay", model_args.discriminative_lr_decay, 0, inclusive=False)
+    # The ULMFiT options act through the task's FineTuningTrainer, which knows its model's layer groups.
+    ulmfit = {
+        "discriminative_lr_decay": model_args.discriminative_lr_decay != 1,
+        "gradual_unfreezing": model_args.gradual_unfreezing,
+        "slanted_triangular": model_args.slanted_triangular,
     }
-    for name, used in per_layer.items():
+    for name, used in ulmfit.items():
         if used and not task.fine_tunes_by_layer:
             users = ", ".join(other.name for other in TASKS.values() if other.fine_tunes_by_layer)
             raise ValueError(
                 f"{name} is for the tasks whose model is an embedding, recurrent layers and a head ({users}), not "
                 f"`task` {task.name}."
             )
-    if args.gradual_unfreezing and args.ddp_find_unused_parameters is False and args.world_size > 1:
+    if model_args.gradual_unfreezing and args.ddp_find_unused_parameters is False and args.world_size > 1:
         raise ValueError(
             "gradual_unfreezing leaves the frozen layers without gradients, which DDP must expect: drop "
             "ddp_find_unused_parameters False."
         )
-    if args.slanted_triangular:
-        if not 0 < args.stlr_cut_frac < 1:
-            raise ValueError(f"stlr_cut_frac={args.stlr_cut_frac} is invalid; it must be in (0, 1).")
-        check_number("stlr_ratio", args.stlr_ratio, 1)
+    if model_args.slanted_triangular:
+        if not 0 < model_args.stlr_cut_frac < 1:
+            raise ValueError(f"stlr_cut_frac={model_args.stlr_cut_frac} is invalid; it must be in (0, 1).")
+        check_number("stlr_ratio", model_args.stlr_ratio, 1)
         if args.lr_scheduler_type != "constant" or args.warmup_steps != 0:
             raise ValueError(
                 "slanted_triangular is a whole schedule, warm-up included: it cannot be combined with "
