@@ -226,7 +226,9 @@ def script_help(flag: str, capsys, monkeypatch) -> str:
 
 def test_help_is_short_with_hf_rnn_flags_first(capsys, monkeypatch):
     short, full = script_help("--help", capsys, monkeypatch), script_help("--help_all", capsys, monkeypatch)
-    assert len(short.splitlines()) < 300 and len(short.splitlines()) < len(full.splitlines()) / 2
+    # hf_rnn's own flags grow with its options; the training section is what must stay a short selection.
+    training_section = short[short.index("training (transformers' ") :]
+    assert len(training_section.splitlines()) < 100 and len(short.splitlines()) < len(full.splitlines()) / 2
     headings = [line for line in short.splitlines() if line and not line[0].isspace() and line.endswith(":")]
     assert headings == [
         "options:",
