@@ -333,9 +333,9 @@ class DataArguments:
 TRAINING_HELP_FLAGS = (
     "output_dir", "max_steps", "num_train_epochs", "per_device_train_batch_size", "per_device_eval_batch_size",
     "gradient_accumulation_steps", "learning_rate", "lr_scheduler_type", "warmup_steps", "weight_decay",
-    "max_grad_norm", "logging_steps", "eval_strategy", "eval_steps", "save_strategy", "save_steps",
-    "load_best_model_at_end", "metric_for_best_model", "train_sampling_strategy", "resume_from_checkpoint",
-    "do_predict", "generation_num_beams", "seed", "bf16", "push_to_hub", "hub_model_id",
+    "max_grad_norm", "logging_steps", "eval_strategy", "eval_steps", "save_steps", "load_best_model_at_end",
+    "metric_for_best_model", "resume_from_checkpoint", "do_predict", "generation_num_beams", "seed", "bf16",
+    "push_to_hub", "hub_model_id",
 )  # fmt: skip
 USAGE = "%(prog)s [--task TASK] [--FLAG VALUE ...]\n       %(prog)s config.json  (the same flags, as a JSON object)"
 TRAINING_DOCS = "https://huggingface.co/docs/transformers/main_classes/trainer#transformers.Seq2SeqTrainingArguments"
