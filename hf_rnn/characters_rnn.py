@@ -1,10 +1,10 @@
 """Character-level word features: each token's spelling read by a character BiLSTM (Lample et al. 2016) or a CNN
 with max-pooling over characters (Ma & Hovy 2016), joined to its word embedding.
 
-Part of the Hub bundle (imports torch only). The spellings are a buffer of the model, the character ids of every
-token id, saved with the weights: the model derives a token's characters from its id, so pipelines, generation and
-remote code need no new input. The price: a word the tokenizer maps to its unknown token has no spelling, so keep the
-tokenizer's whole training vocabulary rather than a frequency cut.
+Part of the Hub bundle (imports torch, and modeling_rnn's export path when exporting). The spellings are a buffer of
+the model, the character ids of every token id, saved with the weights: the model derives a token's characters from
+its id, so pipelines, generation and remote code need no new input. The price: a word the tokenizer maps to its
+unknown token has no spelling, so keep the tokenizer's whole training vocabulary rather than a frequency cut.
 """
 
 from collections.abc import Sequence
@@ -73,8 +73,15 @@ class CharacterWordEncoder(nn.Module):
         self.spellings.copy_(table)
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        # Each distinct token of the batch once: padding and repeated words cost nothing.
-        words, where = torch.unique(input_ids, return_inverse=True)
+        # Imported here: modeling_rnn imports this module.
+        from .modeling_rnn import is_exporting, scan_layer
+
+        exporting = is_exporting()
+        if exporting:  # unique's size depends on the data, which an exported graph cannot have: every position
+            words, where = input_ids.flatten(), torch.arange(input_ids.numel(), device=input_ids.device)
+            where = where.view(input_ids.shape)
+        else:  # each distinct token of the batch once: padding and repeated words cost nothing
+            words, where = torch.unique(input_ids, return_inverse=True)
         chars = self.spellings[words].long()  # (words, max_word_length)
         is_char = chars != PAD_CHAR
         lengths = is_char.sum(1)
@@ -82,8 +89,12 @@ class CharacterWordEncoder(nn.Module):
         # they see the edge of the table, so the table's width never changes a result.
         embedded = self.embed_chars(chars) * is_char.unsqueeze(-1)
         if self.kind == "lstm":
-            packed = pack_padded_sequence(embedded, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
-            _, (final, _) = self.lstm(packed)  # final: (2 directions, words, hidden)
+            if exporting:  # packing cannot be exported: the same loop over characters, skipping the padding
+                _, (final, _) = scan_layer(self.lstm, dict(self.lstm.named_parameters()), embedded, None, is_char)
+            else:
+                lengths_on_cpu = lengths.clamp(min=1).cpu()
+                packed = pack_padded_sequence(embedded, lengths_on_cpu, batch_first=True, enforce_sorted=False)
+                _, (final, _) = self.lstm(packed)  # final: (2 directions, words, hidden)
             encoded = torch.cat([final[0], final[1]], dim=-1)
         else:
             filtered = self.conv(embedded.transpose(1, 2))  # (words, filters, max_word_length)

@@ -42,10 +42,46 @@ State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 ID_DTYPES = (torch.long, torch.int32)
 
 
-def check_token_ids(ids, vocab_size: int, name: str = "input_ids", field: str = "config.vocab_size") -> None:
+def is_exporting() -> bool:
+    """True while `torch.export` (also under `torch.onnx.export`) traces the model; older torch cannot tell."""
+    exporting = getattr(torch.compiler, "is_exporting", None)
+    return exporting is not None and exporting()
+
+
+def refuse_dynamic_length(length: int | torch.SymInt, loop: str, inputs: str) -> None:
+    """
+    While exporting, a clear error where a Python loop over time steps (`loop`) meets a dynamic length: the loop can
+    only unroll at the example's length, and torch.export would say no more than that a dimension was specialized.
+    """
+    if is_exporting() and isinstance(length, torch.SymInt):
+        raise ValueError(
+            f"{loop} is a loop over time steps that exports only at a fixed length: leave the time axis of {inputs} "
+            "out of dynamic_shapes (the other axes can stay dynamic)."
+        )
+
+
+def check_values(values: torch.Tensor, bad: torch.Tensor, message, unnamed: str = "a value") -> None:
+    """
+    The one value check of the inputs: a `ValueError` with `message(found)` if the bool tensor `bad` (shaped like
+    `values`) holds any True, `found` being the first bad value.
+
+    Eagerly that is a Python `if` on tensor values, which `torch.compile` cannot keep in its graph and `torch.export`
+    cannot trace. There the check is an assert op in the graph (`torch._assert_async`): the compiled or exported
+    program raises a RuntimeError with the same message (naming no value: `found` is `unnamed`) when it runs on bad
+    input, with no Python branch and no copy to the host. Left out, the error would come from deep inside the
+    embedding, naming neither the argument nor the cause.
+    """
+    if torch.compiler.is_compiling():
+        torch._assert_async(~bad.any(), message(unnamed))
+    elif bool(bad.any()):
+        raise ValueError(message(values[bad][0].item()))
+
+
+def check_token_ids(ids, vocab_size: int, name: str = "input_ids", field: str = "config.vocab_size") -> torch.Tensor:
     """
     The one check of token ids (`input_ids`, `decoder_input_ids`): a `(batch, time)` tensor of long or int32 ids,
-    `time >= 1`, every id in `[0, vocab_size)`. Fails naming the argument instead of deep inside torch.
+    `time >= 1`, every id in `[0, vocab_size)`. Fails naming the argument instead of deep inside torch. Returns the
+    ids to embed: `ids` itself, except when exporting (see below).
     """
     if not isinstance(ids, torch.Tensor):
         raise TypeError(
@@ -66,11 +102,17 @@ def check_token_ids(ids, vocab_size: int, name: str = "input_ids", field: str = 
             "(an empty text encodes to none)."
         )
     outside = (ids < 0) | (ids >= vocab_size)
-    if bool(outside.any()):
-        raise ValueError(
-            f"{name} contains {ids[outside][0].item()}, outside the vocabulary [0, {vocab_size}) of this model "
-            f"({field}={vocab_size}); was the text encoded with another tokenizer?"
-        )
+    check_values(
+        ids,
+        outside,
+        lambda found: f"{name} contains {found}, outside the vocabulary [0, {vocab_size}) of this model "
+        f"({field}={vocab_size}); was the text encoded with another tokenizer?",
+    )
+    if is_exporting():
+        # ONNX has no assert: the exporter drops the one above, and ONNX's Gather reads a negative id silently from
+        # the end of the table. Any bad id made too large fails the lookup instead of embedding a wrong token.
+        return torch.where(outside, vocab_size, ids)
+    return ids
 
 
 def check_inputs_embeds(embeds, embedding_size: int, name: str = "inputs_embeds") -> None:
@@ -98,11 +140,12 @@ def check_label_ids(labels, shape: tuple, num_classes: int, field: str, dims: st
         wanted = tuple("?" if size is None else size for size in shape)
         raise ValueError(f"{name} has shape {tuple(labels.shape)}; expected {dims} = {wanted}.".replace("'", ""))
     outside = ((labels < 0) | (labels >= num_classes)) & (labels != -100)
-    if bool(outside.any()):
-        raise ValueError(
-            f"{name} contains {labels[outside][0].item()}, outside [0, {num_classes}) ({field}={num_classes}); "
-            "-100 marks a position that is not scored."
-        )
+    check_values(
+        labels,
+        outside,
+        lambda found: f"{name} contains {found}, outside [0, {num_classes}) ({field}={num_classes}); -100 marks a "
+        "position that is not scored.",
+    )
 
 
 def check_attention_mask(mask, batch_size: int, time_steps: int, name: str = "attention_mask", past: bool = False):
@@ -122,9 +165,12 @@ def check_attention_mask(mask, batch_size: int, time_steps: int, name: str = "at
             f"{name} has shape {tuple(mask.shape)}; expected {expected}, a 2-D mask of 1 (token) and 0 (padding)."
         )
     # Any nonzero would count as a token: a 2 or a 0.5 is a bug upstream (a summed or averaged mask), not padding.
-    if not bool(((mask == 0) | (mask == 1)).all()):
-        found = mask[(mask != 0) & (mask != 1)][0].item()
-        raise ValueError(f"{name} must hold only 0 (padding) and 1 (token); found {found}.")
+    check_values(
+        mask,
+        (mask != 0) & (mask != 1),
+        lambda found: f"{name} must hold only 0 (padding) and 1 (token); found {found}.",
+        unnamed="another value",
+    )
     return mask[:, -time_steps:]
 
 
@@ -162,12 +208,14 @@ class PaddingLayout:
     How a padded batch maps onto a packed one and back, computed once per forward.
 
     Built from an `attention_mask` of shape `(batch, time)`; `None`, or a mask without padding, means the fused
-    kernel runs on the plain tensor (no packing cost).
+    kernel runs on the plain tensor (no packing cost). While exporting nothing is packed (packing has data-dependent
+    sizes): `step_mask` goes to the layers, whose traced loop (`scan_layer`) skips padding steps itself.
     """
 
     def __init__(self, attention_mask: torch.Tensor | None, time_steps: int):
         self.time_steps = time_steps
-        self.is_packed = attention_mask is not None and not bool(attention_mask.all())
+        self.step_mask = attention_mask.bool() if attention_mask is not None and is_exporting() else None
+        self.is_packed = self.step_mask is None and attention_mask is not None and not bool(attention_mask.all())
         if not self.is_packed:
             return
         self.lengths = attention_mask.bool().sum(dim=1)
@@ -287,7 +335,7 @@ class RNNStack(nn.Module):
             if index > 0:
                 sequence = self.layer_dropout(sequence)
             initial_state = cache.get_layer_state(index) if cache is not None else None
-            sequence, final_state = self.run_layer(layer, sequence, initial_state)
+            sequence, final_state = self.run_layer(layer, sequence, initial_state, layout.step_mask)
             if cache is not None:
                 cache.set_layer_state(index, layout.keep_state_of_empty_rows(final_state, initial_state))
             if output_hidden_states:
@@ -331,20 +379,118 @@ class RNNStack(nn.Module):
                 )
 
     def run_layer(
-        self, layer: nn.RNNBase, sequence: torch.Tensor | PackedSequence, initial_state: State | None
+        self,
+        layer: nn.RNNBase,
+        sequence: torch.Tensor | PackedSequence,
+        initial_state: State | None,
+        step_mask: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor | PackedSequence, State]:
-        """One fused layer call; in training with `weight_drop`, on DropConnect-ed hidden-to-hidden weights."""
-        if not (self.training and self.weight_drop > 0):
+        """
+        One fused layer call (while exporting, `scan_layer`, which skips the steps where `step_mask` is False); in
+        training with `weight_drop`, on DropConnect-ed hidden-to-hidden weights.
+        """
+        dropping = self.training and self.weight_drop > 0
+        if not (dropping or is_exporting()):
             return layer(sequence, initial_state)
-        # The dropped copies stand in for the parameters during this one call (AWD-LSTM's WeightDrop without its
-        # renamed `_raw` parameters): the fused kernel runs on them, gradients reach the raw weights, and the
-        # parameter names, hence state_dict keys and saved checkpoints, stay those of a plain layer.
-        dropped = {
-            name: F.dropout(weight, self.weight_drop)
-            for name, weight in layer.named_parameters()
-            if name.startswith("weight_hh")
-        }
-        return functional_call(layer, dropped, (sequence, initial_state))
+        weights = dict(layer.named_parameters())
+        if dropping:
+            # The dropped copies stand in for the parameters during this one call (AWD-LSTM's WeightDrop without its
+            # renamed `_raw` parameters): the fused kernel runs on them, gradients reach the raw weights, and the
+            # parameter names, hence state_dict keys and saved checkpoints, stay those of a plain layer.
+            weights |= {
+                name: F.dropout(weight, self.weight_drop)
+                for name, weight in weights.items()
+                if name.startswith("weight_hh")
+            }
+        if is_exporting():
+            return scan_layer(layer, weights, sequence, initial_state, step_mask)
+        return functional_call(layer, weights, (sequence, initial_state))
+
+
+def scan_layer(
+    layer: nn.RNNBase,
+    weights: dict[str, torch.Tensor],
+    inputs: torch.Tensor,
+    initial_state: State | None,
+    step_mask: torch.Tensor | None,
+) -> tuple[torch.Tensor, State]:
+    """
+    What `layer(inputs, initial_state)` computes on packed sequences, as a loop over time that exporters capture.
+
+    torch 2.13 cannot export the fused kernels with a dynamic length (tracing steps `nn.LSTM`, `nn.GRU` and `nn.RNN`
+    through the example's length) nor packing (its sizes depend on the data). torch's cell equations in a `scan`
+    over time export with dynamic batch and length, and become an ONNX `Scan`. A step where `step_mask`
+    `(batch, time)` is False (padding, on any side) keeps the state and outputs zeros, which is what packing gives:
+    each row's final state is its state after its last token, and the backward direction, which reads each row
+    reversed, starts from its last token.
+
+    `weights`: the layer's parameters by name (or stand-ins for them); `inputs`: `(batch, time, input_size)`.
+    Returns the outputs `(batch, time, num_directions * output_size)` and the final state in torch's `h_n` (or
+    `(h_n, c_n)`) layout. Both directions run in one loop, as a leading axis of every tensor.
+    """
+    # The scan operator itself, not its wrapper `scan()`: the wrapper compiles the loop body with Dynamo, whose cache
+    # outlives one export and can tie a later export's dynamic length to an earlier example's. A prototype API of
+    # torch (tested with 2.13), imported only when exporting.
+    from torch._higher_order_ops.scan import scan_op
+
+    cell = layer.mode.lower()  # "lstm", "gru", "rnn_tanh" or "rnn_relu", as in RNNConfig.cell
+    suffixes = ("_l0", "_l0_reverse") if layer.bidirectional else ("_l0",)
+    directions = len(suffixes)
+
+    def stacked(name: str) -> torch.Tensor:  # (directions, ...)
+        return torch.stack([weights[name + suffix] for suffix in suffixes])
+
+    def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        # (directions, rows, in) -> (directions, rows, out). bmm, not `@`: torch 2.13's ONNX exporter fails to
+        # decompose a batched `@` inside a scan.
+        product = torch.bmm(x, weight.transpose(1, 2))
+        return product if bias is None else product + bias.unsqueeze(1)
+
+    batch_size, time_steps = inputs.shape[:2]
+    if step_mask is None:
+        step_mask = inputs.new_ones(batch_size, time_steps, dtype=torch.bool)
+    # Each direction's rows in its reading order; the input's share of every step in one product, as the kernel does.
+    rows = torch.stack([inputs, inputs.flip(1)][:directions]).flatten(1, 2)
+    projected = linear(rows, stacked("weight_ih"), stacked("bias_ih")).unflatten(1, (batch_size, time_steps))
+    is_token = torch.stack([step_mask, step_mask.flip(1)][:directions]).unsqueeze(-1)
+    if initial_state is None:
+        h0 = inputs.new_zeros(directions, batch_size, layer.proj_size or layer.hidden_size)
+        initial_state = (h0, inputs.new_zeros(directions, batch_size, layer.hidden_size)) if cell == "lstm" else h0
+    state = initial_state if isinstance(initial_state, tuple) else (initial_state,)
+    # The loop's constants go in as arguments: its body may close over no tensor of the traced graph.
+    constants = (stacked("weight_hh"), stacked("bias_hh")) + ((stacked("weight_hr"),) if layer.proj_size else ())
+
+    def step(*args: torch.Tensor) -> list[torch.Tensor]:
+        """scan's convention: the state, one step of each input, the constants in; the next state, the output out."""
+        h, c = args[0], args[1] if cell == "lstm" else None
+        x, real, w_hh, b_hh, *projection = args[len(state) :]  # (directions, batch, gates), (directions, batch, 1)
+        if cell == "lstm":
+            i, f, g, o = (x + linear(h, w_hh, b_hh)).chunk(4, dim=-1)
+            c_next = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h_next = torch.sigmoid(o) * torch.tanh(c_next)
+            h_next = linear(h_next, projection[0]) if projection else h_next
+            next_state = [torch.where(real, h_next, h), torch.where(real, c_next, c)]
+        elif cell == "gru":
+            x_r, x_z, x_n = x.chunk(3, dim=-1)
+            h_r, h_z, h_n = linear(h, w_hh, b_hh).chunk(3, dim=-1)
+            r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+            h_next = (1 - z) * torch.tanh(x_n + r * h_n) + z * h
+            next_state = [torch.where(real, h_next, h)]
+        else:
+            activation = torch.tanh if cell == "rnn_tanh" else torch.relu
+            h_next = activation(x + linear(h, w_hh, b_hh))
+            next_state = [torch.where(real, h_next, h)]
+        return [*next_state, torch.where(real, h_next, 0.0)]
+
+    steps = [projected.permute(2, 0, 1, 3), is_token.permute(2, 0, 1, 3)]  # time first, as scan reads them
+    if isinstance(time_steps, int) and time_steps == 1:  # a length fixed at one step needs no loop
+        *final_state, outputs = step(*state, steps[0][0], steps[1][0], *constants)
+        outputs = outputs.unsqueeze(0)
+    else:
+        *final_state, outputs = scan_op(step, list(state), steps, constants)
+    outputs = outputs.permute(1, 2, 0, 3)  # (directions, batch, time, size), each in its reading order
+    outputs = torch.cat([outputs[0], outputs[1].flip(1)], dim=-1) if directions == 2 else outputs[0]
+    return outputs, tuple(final_state) if cell == "lstm" else final_state[0]
 
 
 def build_recurrent_layer(config: RNNConfig, input_size: int) -> nn.RNNBase:
@@ -477,8 +623,7 @@ class RNNModel(RNNPreTrainedModel):
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
         if input_ids is not None:
-            check_token_ids(input_ids, self.config.vocab_size)
-            inputs_embeds = self.embed_tokens(input_ids)
+            inputs_embeds = self.embed_tokens(check_token_ids(input_ids, self.config.vocab_size))
             if self.training and self.config.word_dropout > 0:
                 inputs_embeds = self.drop_word_types(inputs_embeds, input_ids)
             if self.char_encoder is not None:
@@ -492,9 +637,7 @@ class RNNModel(RNNPreTrainedModel):
         else:
             check_inputs_embeds(inputs_embeds, self.config.embedding_size)
         batch_size, time_steps = inputs_embeds.shape[:2]
-        if use_cache is None:
-            # A cache that was passed is continued, in training too (truncated backpropagation through time).
-            use_cache = past_key_values is not None or (self.config.use_cache and not self.training)
+        use_cache = resolve_use_cache(self, use_cache, past_key_values)
         if output_hidden_states is None:
             output_hidden_states = self.config.output_hidden_states
 
@@ -532,6 +675,25 @@ class RNNModel(RNNPreTrainedModel):
         keep = 1.0 - self.config.word_dropout
         word_scale = inputs_embeds.new_empty(self.embed_tokens.num_embeddings, 1).bernoulli_(keep).div_(keep)
         return inputs_embeds * word_scale[input_ids]
+
+
+def resolve_use_cache(model: PreTrainedModel, use_cache: bool | None, cache: Cache | None) -> bool:
+    """
+    Whether a forward returns its state: as asked; by default when continuing a `cache` (in training too: truncated
+    backpropagation through time), else `config.use_cache` in eval mode. While exporting there is no state: an
+    exported program takes and returns tensors, and the state is a `Cache` object.
+    """
+    if is_exporting():
+        if use_cache or cache is not None:
+            raise ValueError(
+                "A recurrent cache cannot be exported: an exported program takes and returns tensors, and the state "
+                "is a Cache object. Export with use_cache=False (the default while exporting) and no cache; the "
+                "exported program then returns no state."
+            )
+        return False
+    if use_cache is None:
+        return cache is not None or (model.config.use_cache and not model.training)
+    return use_cache
 
 
 def reject_unknown_kwargs(kwargs: dict, allowed: tuple[str, ...]) -> None:
@@ -921,6 +1083,8 @@ class RNNForTokenClassification(RNNPreTrainedModel):
             if labels is not None:
                 loss = self.loss_function(emissions, labels, self.config, num_items_in_batch=num_items_in_batch)
             return TokenClassifierOutput(loss=loss, logits=emissions, hidden_states=outputs.hidden_states)
+        loop = "The CRF's recursion over the sentence (crf=True)"
+        refuse_dynamic_length(emissions.size(1), loop, "input_ids and attention_mask")
         loss = None
         if labels is not None:
             total = self.crf.negative_log_likelihood(emissions, real, labels).sum()

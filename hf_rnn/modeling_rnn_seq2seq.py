@@ -33,6 +33,8 @@ from .modeling_rnn import (
     check_inputs_embeds,
     check_label_ids,
     check_token_ids,
+    refuse_dynamic_length,
+    resolve_use_cache,
 )
 
 
@@ -167,8 +169,7 @@ class RNNSeq2SeqEncoder(nn.Module):
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of input_ids or inputs_embeds to the encoder.")
         if input_ids is not None:
-            check_token_ids(input_ids, self.vocab_size)
-            inputs_embeds = self.embed_tokens(input_ids)
+            inputs_embeds = self.embed_tokens(check_token_ids(input_ids, self.vocab_size))
         else:
             check_inputs_embeds(inputs_embeds, self.embed_tokens.embedding_dim)
         check_attention_mask(attention_mask, *inputs_embeds.shape[:2])
@@ -264,6 +265,8 @@ class RNNAttentionDecoder(nn.Module):
             attentional, weights = self.attention(outputs, encoder_states, encoder_mask, keys)
         else:
             # Input feeding: step t needs a_{t-1}, so the steps run one after another.
+            loop = "Input feeding (input_feeding=True: each target position reads the attention of the one before)"
+            refuse_dynamic_length(inputs_embeds.size(1), loop, "decoder_input_ids and decoder_attention_mask")
             feed = cache.get_memory(cache.INPUT_FEED)
             attentional, weights = [], []
             for t in range(inputs_embeds.size(1)):
@@ -356,8 +359,7 @@ class RNNSeq2SeqModel(RNNSeq2SeqPreTrainedModel):
             `last_hidden_state` `(batch, tgt_len, decoder_hidden_size)`: the attentional vectors.
         """
         past_key_values = state_argument(cache, past_key_values, AttentionDecoderCache, use_cache)
-        if use_cache is None:
-            use_cache = past_key_values is not None or (self.config.use_cache and not self.training)
+        use_cache = resolve_use_cache(self, use_cache, past_key_values)
         if encoder_outputs is None:
             encoder_outputs = self.encoder(
                 input_ids=input_ids,
@@ -382,8 +384,8 @@ class RNNSeq2SeqModel(RNNSeq2SeqPreTrainedModel):
             raise ValueError("Pass exactly one of decoder_input_ids, decoder_inputs_embeds (or labels to the LM head).")
         if decoder_input_ids is not None:
             vocab_size = self.config.decoder_vocab_size
-            check_token_ids(decoder_input_ids, vocab_size, "decoder_input_ids", "config.decoder_vocab_size")
-            decoder_inputs_embeds = self.get_decoder_input_embeddings()(decoder_input_ids)
+            ids = check_token_ids(decoder_input_ids, vocab_size, "decoder_input_ids", "config.decoder_vocab_size")
+            decoder_inputs_embeds = self.get_decoder_input_embeddings()(ids)
         else:
             check_inputs_embeds(decoder_inputs_embeds, self.config.embedding_size, "decoder_inputs_embeds")
         batch_size, new_steps = decoder_inputs_embeds.shape[:2]
