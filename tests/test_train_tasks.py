@@ -210,7 +210,7 @@ def test_crf_char_tagger_run_saves_its_crf_and_spellings_and_tags_in_the_pipelin
     model = AutoModelForTokenClassification.from_pretrained(out)
     assert model.config.crf is True and model.config.char_encoder == "cnn"
     tokenizer = AutoTokenizer.from_pretrained(out)
-    peter = tokenizer.convert_tokens_to_ids("Peter")
+    (peter,) = tokenizer("Peter", add_special_tokens=False)["input_ids"]
     spelt = "".join(model.config.char_alphabet[i - 2] for i in model.model.char_encoder.spellings[peter] if i)
     assert spelt == "Peter"
     text = "Peter Blackburn rejects EU"
@@ -233,8 +233,7 @@ def test_translation_default_run_reports_bleu_and_chrf_and_samples(runs):
     assert generation_config["num_beams"] == 2 and generation_config["max_length"] == 9
     assert generation_config.get("max_new_tokens") is None
     assert generation_config["decoder_start_token_id"] == 2 and generation_config["eos_token_id"] == 3
-    # Evaluation left it as the task set it: no max_length beside max_new_tokens, so no warning that both are set.
-    assert "max_length" not in generation_config
+    # Evaluation left it as the task set it (max_length above, not generate()'s default of 20), so no warning.
     assert "Both `max_new_tokens`" not in run.stderr
     assert len((out / "generated_predictions.txt").read_text().splitlines()) == 8
     samples = (out / "samples.txt").read_text()
