@@ -37,7 +37,11 @@ DATA_FILE_BUILDERS = {"txt": "text", "csv": "csv", "tsv": "csv", "json": "json",
 # Tab-separated files are read by the csv builder; GLUE-style TSV does not quote its fields.
 TSV_OPTIONS = {"delimiter": "\t", "quoting": 3}  # 3: csv.QUOTE_NONE
 # Where each split comes from, as the parameters that name it (in error messages).
-DATA_SOURCES = {"train": "train_file / dataset_name", "validation": "validation_file / dataset_name"}
+DATA_SOURCES = {
+    "train": "train_file / dataset_name",
+    "validation": "validation_file / dataset_name",
+    "test": "test_file / dataset_name",
+}
 
 
 def split_off_validation(dataset: Dataset, validation_split_percentage: float) -> DatasetDict:
@@ -124,49 +128,65 @@ def _load_data_file(builder: str, split: str, path: str, parameter: str, options
 
 
 def load_data_files(
-    train_file: str, validation_file: str | None = None, validation_split_percentage: float = 10
+    train_file: str,
+    validation_file: str | None = None,
+    validation_split_percentage: float = 10,
+    test_file: str | None = None,
 ) -> DatasetDict:
     """
     Local `.txt` (one row per line, line breaks kept so rows concatenate back into the text), `.csv`, `.tsv`,
     `.json` or `.jsonl` files. Without `validation_file`, the validation split is cut from the train file's first rows.
+    A `test_file` (same format) becomes a `"test"` split.
     """
     builder = _data_file_builder(train_file, "train_file")
-    validation_builder = _data_file_builder(validation_file, "validation_file")
     is_tsv = Path(train_file).suffix.lower() == ".tsv"
-    if validation_builder is not None and (
-        validation_builder != builder or is_tsv != (Path(validation_file).suffix.lower() == ".tsv")
-    ):
-        raise ValueError(
-            f"validation_file {validation_file!r} and train_file {train_file!r} must have the same format."
-        )
-    data_files = {"train": train_file}
-    if validation_file is not None:
-        data_files["validation"] = validation_file
+    parameters = {"train": "train_file", "validation": "validation_file", "test": "test_file"}
+    data_files = {"train": train_file, "validation": validation_file, "test": test_file}
+    data_files = {split: path for split, path in data_files.items() if path is not None}
+    for split, path in data_files.items():
+        if split != "train" and (
+            _data_file_builder(path, parameters[split]) != builder or is_tsv != (Path(path).suffix.lower() == ".tsv")
+        ):
+            raise ValueError(f"{parameters[split]} {path!r} and train_file {train_file!r} must have the same format.")
     options = {"keep_linebreaks": True} if builder == "text" else TSV_OPTIONS if is_tsv else {}
     # One load per file: files whose columns differ (SST-2's dev.tsv names its text column "content") then load,
     # and the caller's column check can name the parameter, rather than `datasets` failing to cast one to the other.
-    parameters = {"train": "train_file", "validation": "validation_file"}
     raw_datasets = DatasetDict(
         {split: _load_data_file(builder, split, path, parameters[split], options) for split, path in data_files.items()}
     )
     if validation_file is None:
+        test = raw_datasets.pop("test", None)
         raw_datasets = split_off_validation(raw_datasets["train"], validation_split_percentage)
+        if test is not None:
+            raw_datasets["test"] = test
     return raw_datasets
 
 
 def load_hub_dataset(
-    dataset_name: str, dataset_config_name: str | None = None, validation_split_percentage: float = 10
+    dataset_name: str,
+    dataset_config_name: str | None = None,
+    validation_split_percentage: float = 10,
+    with_test: bool = False,
 ) -> DatasetDict:
-    """A dataset from the Hugging Face Hub (needs the network); a missing validation split is cut from train."""
+    """
+    A dataset from the Hugging Face Hub (needs the network); a missing validation split is cut from train. With
+    `with_test`, its `"test"` split too, which it must have.
+    """
     try:
         raw_datasets = load_dataset(dataset_name, dataset_config_name)
     except (OSError, ValueError) as error:  # offline, unknown name or config
         raise OSError(f"dataset_name {dataset_name!r} could not be loaded: {error}") from error
     if "train" not in raw_datasets:
         raise ValueError(f"dataset_name {dataset_name!r} has no 'train' split (it has {list(raw_datasets)}).")
+    if with_test and "test" not in raw_datasets:
+        raise ValueError(
+            f"dataset_name {dataset_name!r} has no 'test' split to predict (it has {list(raw_datasets)}); pass "
+            "train_file and test_file instead."
+        )
+    test = {"test": raw_datasets["test"]} if with_test else {}
     if "validation" not in raw_datasets:
         raw_datasets = split_off_validation(raw_datasets["train"], validation_split_percentage)
-    return DatasetDict(train=raw_datasets["train"], validation=raw_datasets["validation"])
+    return DatasetDict(train=raw_datasets["train"], validation=raw_datasets["validation"], **test)
 
 
 def load_task_datasets(
@@ -176,13 +196,22 @@ def load_task_datasets(
     validation_file: str | None,
     validation_split_percentage: float,
     load_files,
+    test_file: str | None = None,
+    with_test: bool = False,
 ) -> DatasetDict:
-    """`dataset_name` from the Hub, else the task's `load_files(train_file, validation_file, percentage)`."""
+    """
+    `dataset_name` from the Hub (with its `"test"` split if `with_test`), else the task's
+    `load_files(train_file, validation_file, percentage)`, which also takes `test_file=` when there is one.
+    """
     if dataset_name is not None:
         if train_file is not None:
             raise ValueError("pass either dataset_name or train_file, not both.")
-        return load_hub_dataset(dataset_name, dataset_config_name, validation_split_percentage)
-    return load_files(train_file, validation_file, validation_split_percentage)
+        if test_file is not None:
+            raise ValueError("pass either dataset_name or test_file, not both: the Hub dataset's 'test' split is used.")
+        return load_hub_dataset(dataset_name, dataset_config_name, validation_split_percentage, with_test)
+    if test_file is None:
+        return load_files(train_file, validation_file, validation_split_percentage)
+    return load_files(train_file, validation_file, validation_split_percentage, test_file=test_file)
 
 
 def check_columns(raw_datasets: DatasetDict, columns: dict[str, str]) -> None:

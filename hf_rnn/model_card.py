@@ -40,6 +40,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData, metadata_load
+from transformers import AutoConfig
 from transformers.modelcard import _maybe_round, extract_hyperparameters_from_trainer
 
 from .tasks import TASKS as TASK_REGISTRY
@@ -103,6 +104,7 @@ def render_model_card(
     repo_id: str | None = None,
     model_name: str | None = None,
     base_model: str | None = None,
+    base_model_description: str | None = None,
     license: str | None = None,
     language: str | list[str] | None = None,
     template_path: str | Path | None = None,
@@ -123,7 +125,8 @@ def render_model_card(
         dataset_description: a readable name of the data, e.g. "my.txt (local file)"; defaults to `dataset_name`.
         repo_id: the Hub repository (`user/name`); the loading snippets use it, else a local path placeholder.
         model_name: the model-index name; defaults to the last part of `repo_id`, else "hf_rnn-<task>".
-        base_model: a Hub id the model continued training from, if any.
+        base_model: a Hub id the model continued training from, if any (the `base_model` metadata).
+        base_model_description: what training started from, in words (`describe_base_model`), for the card's body.
         license: a Hub license id (`apache-2.0`, `mit`, ...); None leaves the field out.
         language: optional metadata.
         template_path: a Jinja Markdown template to use instead of `model_cards/<task>.md`.
@@ -189,6 +192,7 @@ def render_model_card(
         dataset_description=dataset_pretty,
         dataset_id=dataset_name,
         training_command=redact_tokens(training_command),
+        base_model_description=base_model_description,
         hyperparameter_rows=[(name, _cell(str(value))) for name, value in hyperparameters.items()],
     )
 
@@ -334,11 +338,26 @@ def describe_data(
     return TASK_REGISTRY[task].embedded_data
 
 
-def card_hyperparameters(training_args) -> dict:
+# Shown when a run sets them away from these defaults (transformers' cards leave them out): how it chose its model
+# and shaped its schedule.
+CARD_HYPERPARAMETERS_IF_SET = {
+    "train_sampling_strategy": "random",
+    "load_best_model_at_end": False,
+    "metric_for_best_model": None,
+    "early_stopping_patience": None,
+    "discriminative_lr_decay": 1.0,
+    "gradual_unfreezing": False,
+    "slanted_triangular": False,
+}
+
+
+def card_hyperparameters(training_args, model_args=None) -> dict:
     """
     The hyperparameters of a card: those transformers' own cards list (`extract_hyperparameters_from_trainer`: batch
     sizes, optimizer, scheduler, steps or epochs, devices), then weight decay and gradient clipping, which matter to
-    an RNN, and bf16 (transformers lists fp16 only). Every value is a plain number or string: no enum reprs.
+    an RNN, and bf16 (transformers lists fp16 only); then the `CARD_HYPERPARAMETERS_IF_SET` the run set, in the
+    training arguments or the model arguments (with the slanted triangle's shape when it is on). Every value is a
+    plain number or string: no enum reprs.
     """
     args = copy.copy(training_args)
     args.optim = getattr(args.optim, "value", args.optim)  # transformers formats the enum itself into the text
@@ -346,7 +365,34 @@ def card_hyperparameters(training_args) -> dict:
     hyperparameters.update(weight_decay=args.weight_decay, max_grad_norm=args.max_grad_norm)
     if args.bf16:
         hyperparameters["mixed_precision_training"] = "bf16"
+    for name, default in CARD_HYPERPARAMETERS_IF_SET.items():
+        value = getattr(args, name, getattr(model_args, name, default))
+        if value != default:
+            hyperparameters[name] = getattr(value, "value", value)
+    if getattr(model_args, "slanted_triangular", False):
+        hyperparameters.update(stlr_cut_frac=model_args.stlr_cut_frac, stlr_ratio=model_args.stlr_ratio)
     return hyperparameters
+
+
+def describe_base_model(model_name_or_path: str | None, model) -> str | None:
+    """
+    What the trained `model` started from, in words: None for a new model; else the saved model's path, written as
+    the training command shows it (no absolute path), and whether the model continued it or took its body under a
+    new head (a classifier on a language model).
+    """
+    if model_name_or_path is None:
+        return None
+    shown = public_arguments([model_name_or_path])[0]
+    try:
+        saved = AutoConfig.from_pretrained(model_name_or_path).architectures or []
+    except (OSError, ValueError):
+        saved = []
+    if saved and type(model).__name__ not in saved:
+        return (
+            f"the embedding and recurrent layers of `{shown}` (a `{saved[0]}`), under a new "
+            f"`{type(model).__name__}` head: ULMFiT-style transfer learning"
+        )
+    return f"`{shown}`, trained further"
 
 
 def hub_base_model(model_name_or_path: str | None) -> str | None:

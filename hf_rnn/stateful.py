@@ -28,10 +28,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
-from transformers import Trainer
 from transformers.trainer_utils import EvalLoopOutput
 
 from .cache_rnn import RecurrentCache, output_state
+from .fine_tuning import FineTuningTrainer
 
 # The batch key holding a chunk's position k in its streams; chunk 0 starts from a zero state.
 CHUNK_INDEX = "chunk_index"
@@ -135,9 +135,10 @@ def only_item(items: list):
     return items[0]
 
 
-class StatefulLMTrainer(Trainer):
+class StatefulLMTrainer(FineTuningTrainer):
     """
-    `Trainer` for stateful truncated BPTT of an `RNNForCausalLM` (see the module docstring for the layout).
+    `Trainer` for stateful truncated BPTT of an `RNNForCausalLM` (see the module docstring for the layout), with
+    ULMFiT's fine-tuning options (`hf_rnn.fine_tuning`) for fine-tuning a language model on new text.
 
     `train_dataset` and `eval_dataset` are token streams: a 1-D tensor or list of ids, or a dataset whose
     `input_ids` rows are concatenated in order (`hf_rnn.data.tokenize_texts(...)["train"]`); `eval_dataset` may

@@ -32,11 +32,12 @@ from typing import NoReturn
 
 import datasets
 import transformers
-from transformers import HfArgumentParser, set_seed
+from transformers import EarlyStoppingCallback, HfArgumentParser, set_seed
 
 from hf_rnn.model_card import (
     card_hyperparameters,
     card_license,
+    describe_base_model,
     describe_data,
     hub_base_model,
     hub_dataset,
@@ -128,6 +129,9 @@ def main() -> None:
     except (ValueError, OSError) as error:
         fail(error, parser)
 
+    early_stopping = []
+    if model_args.early_stopping_patience is not None:
+        early_stopping.append(EarlyStoppingCallback(model_args.early_stopping_patience))
     trainer = setup.trainer_class(
         model=setup.model,
         args=training_args,
@@ -137,7 +141,7 @@ def main() -> None:
         data_collator=setup.data_collator,
         compute_metrics=setup.compute_metrics,
         preprocess_logits_for_metrics=setup.preprocess_logits_for_metrics,
-        callbacks=[StopOnNonFiniteTraining(), ReplaceCheckpointDebris()],
+        callbacks=[StopOnNonFiniteTraining(), ReplaceCheckpointDebris(), *early_stopping],
         **setup.trainer_kwargs,
     )
 
@@ -165,6 +169,16 @@ def main() -> None:
         plot_loss(trainer.state.log_history, loss_png, ylabel=task.loss_label(trainer.model.config))
     setup.after_training(trainer)
 
+    # Prediction, as run_glue and run_ner: the test split's metrics (where it has labels) in predict_results.json,
+    # and the task's predictions file.
+    if training_args.do_predict:
+        prediction = trainer.predict(setup.test_dataset, metric_key_prefix="test")
+        test_metrics = {**prediction.metrics, "test_samples": len(setup.test_dataset)}
+        trainer.log_metrics("predict", test_metrics)
+        trainer.save_metrics("predict", test_metrics)
+        if trainer.is_world_process_zero():
+            setup.write_test_predictions(Path(training_args.output_dir), prediction)
+
     # The model card last, so that it reports the final metrics and the push carries every output file.
     card = None
     if trainer.is_world_process_zero():
@@ -178,9 +192,10 @@ def main() -> None:
             dataset_config_name=data_args.dataset_config_name,
             dataset_description=describe_data(task.name, data_args.dataset_name, data_files),
             training_command=training_command(),
-            hyperparameters=card_hyperparameters(training_args),
+            hyperparameters=card_hyperparameters(training_args, model_args),
             repo_id=training_args.hub_model_id,
             base_model=hub_base_model(model_args.model_name_or_path),
+            base_model_description=describe_base_model(model_args.model_name_or_path, trainer.model),
             license=card_license(model_args.license, model_args.model_name_or_path),
         )
     if training_args.push_to_hub:

@@ -39,9 +39,12 @@ from hf_rnn.demo_data import (
     default_translation_datasets,
 )
 from hf_rnn.metrics import available_metrics, load_metric
-from hf_rnn.tasks.labels import class_labels_as_names
+from hf_rnn.tasks import TASKS
+from hf_rnn.tasks.labels import class_labels_as_names, without_missing_labels
+from hf_rnn.tasks.sequence_classification import load_classification_datasets
 from hf_rnn.tasks.token_classification import read_conll
 from hf_rnn.tasks.translation import load_parallel_datasets
+from hf_rnn.training import parse_arguments
 
 TINY_RUN = [
     "--max_steps", "4",
@@ -58,10 +61,8 @@ TINY_TRANSLATION = ["--max_target_length", "8", "--generation_num_beams", "2", "
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 COMMON_FILES = ("model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json", "all_results.json")
 
-CSV_TRAIN = "text,sentiment\n" + "".join(
-    f'"{text}",{label}\n'
-    for text, label in [("a fine film", "pos"), ("dull and long", "neg"), ("not bad at all", "pos")] * 6
-)
+CSV_ROWS = [("a fine film", "pos"), ("dull and long", "neg"), ("not bad at all", "pos")]
+CSV_TRAIN = "text,sentiment\n" + "".join(f'"{text}",{label}\n' for text, label in CSV_ROWS * 6)
 CSV_VALIDATION = 'text,sentiment\n"fine, not dull",pos\n"long and dull",neg\n'
 CONLL_TRAIN = (
     "-DOCSTART- -X- -X- O\n\n"
@@ -69,6 +70,13 @@ CONLL_TRAIN = (
     + ("Peter NNP B-NP B-PER\nBlackburn NNP I-NP I-PER\n\n") * 4
 )
 CONLL_VALIDATION = "Peter NNP B-NP B-PER\nrejects VBZ B-VP O\nEU NNP B-NP B-ORG\n"
+CSV_TEST = 'text,sentiment\n"a fine film",pos\n"dull and long",neg\n"not bad",pos\n'
+# Sentences of different lengths, so that padding would shift a misaligned prediction.
+CONLL_TEST = (
+    "EU NNP B-NP B-ORG\nrejects VBZ B-VP O\nGerman JJ B-NP B-MISC\n\nPeter NNP B-NP B-PER\n\n"
+    "Peter NNP B-NP B-PER\nBlackburn NNP I-NP I-PER\nrejects VBZ B-VP O\nEU NNP B-NP B-ORG\n"
+)
+UNTAGGED_TEST = [["Peter", "Blackburn", "rejects", "EU"], ["German"], ["EU", "rejects"]]
 PARALLEL = [("ein Hund läuft", "a dog runs"), ("eine Katze schläft", "a cat sleeps"), ("ein Mann isst", "a man eats")]
 
 
@@ -84,6 +92,15 @@ def runs(tmp_path_factory) -> dict[str, ScriptRun]:
     (root / "validation.csv").write_text(CSV_VALIDATION)
     (root / "eng.train").write_text(CONLL_TRAIN)
     (root / "eng.testa").write_text(CONLL_VALIDATION)
+    (root / "test.csv").write_text(CSV_TEST)
+    (root / "eng.testb").write_text(CONLL_TEST)
+    tagged = [{"tokens": tokens, "ner_tags": tags} for tokens, tags in zip(*read_conll_text(CONLL_TRAIN))]
+    (root / "train.jsonl").write_text("".join(json.dumps(row) + "\n" for row in tagged))
+    (root / "untagged.jsonl").write_text("".join(json.dumps({"tokens": words}) + "\n" for words in UNTAGGED_TEST))
+    # A language model folder as `--task causal-lm` leaves one (untrained: only its body and tokenizer matter here).
+    tokenizer = train_tokenizer([text for text, _ in CSV_ROWS], kind="word", vocab_size=40)
+    seeded(RNNForCausalLM, tiny_config(vocab_size=len(tokenizer))).save_pretrained(root / "language_model")
+    tokenizer.save_pretrained(root / "language_model")
     write_gzip(root / "train.de.gz", [source for source, _ in PARALLEL] * 8)
     write_gzip(root / "train.en.gz", [target for _, target in PARALLEL] * 8)
     (root / "val.de").write_text("".join(f"{source}\n" for source, _ in PARALLEL))
@@ -97,8 +114,18 @@ def runs(tmp_path_factory) -> dict[str, ScriptRun]:
         "tagging_default": tagging,
         "translation_default": translation,
         "classification_csv": [*classification, "--train_file", "train.csv", "--validation_file", "validation.csv",
-                               "--text_column", "text", "--label_column", "sentiment"],
-        "tagging_conll": [*tagging, "--train_file", "eng.train", "--validation_file", "eng.testa"],
+                               "--text_column", "text", "--label_column", "sentiment", "--do_predict", "--test_file",
+                               "test.csv"],
+        # Enough steps that the predicted tags vary, so that a misaligned prediction would show.
+        "tagging_conll": [*tagging, "--train_file", "eng.train", "--validation_file", "eng.testa", "--do_predict",
+                          "--test_file", "eng.testb", "--max_steps", "40", "--learning_rate", "0.01"],
+        "classification_on_language_model": [
+            *(flag for flag in classification if flag not in ("--hidden_size", "16")), "--max_steps", "-1",
+            "--num_train_epochs", "3", "--model_name_or_path", "language_model", "--train_file", "train.csv",
+            "--validation_file", "validation.csv", "--text_column", "text", "--label_column", "sentiment",
+            "--discriminative_lr_decay", "2.6", "--gradual_unfreezing", "--slanted_triangular"],
+        "tagging_untagged_test": [*tagging, "--train_file", "train.jsonl", "--do_predict", "--test_file",
+                                  "untagged.jsonl"],
         "tagging_crf_chars": [*tagging, "--train_file", "eng.train", "--validation_file", "eng.testa", "--crf",
                               "--char_features", "cnn"],
         "translation_parallel_text": [*translation, "--train_source_file", "train.de.gz", "--train_target_file",
@@ -183,7 +210,7 @@ def test_crf_char_tagger_run_saves_its_crf_and_spellings_and_tags_in_the_pipelin
     model = AutoModelForTokenClassification.from_pretrained(out)
     assert model.config.crf is True and model.config.char_encoder == "cnn"
     tokenizer = AutoTokenizer.from_pretrained(out)
-    peter = tokenizer.convert_tokens_to_ids("Peter")
+    (peter,) = tokenizer("Peter", add_special_tokens=False)["input_ids"]
     spelt = "".join(model.config.char_alphabet[i - 2] for i in model.model.char_encoder.spellings[peter] if i)
     assert spelt == "Peter"
     text = "Peter Blackburn rejects EU"
@@ -206,8 +233,7 @@ def test_translation_default_run_reports_bleu_and_chrf_and_samples(runs):
     assert generation_config["num_beams"] == 2 and generation_config["max_length"] == 9
     assert generation_config.get("max_new_tokens") is None
     assert generation_config["decoder_start_token_id"] == 2 and generation_config["eos_token_id"] == 3
-    # Evaluation left it as the task set it: no max_length beside max_new_tokens, so no warning that both are set.
-    assert "max_length" not in generation_config
+    # Evaluation left it as the task set it (max_length above, not generate()'s default of 20), so no warning.
     assert "Both `max_new_tokens`" not in run.stderr
     assert len((out / "generated_predictions.txt").read_text().splitlines()) == 8
     samples = (out / "samples.txt").read_text()
@@ -254,6 +280,133 @@ def test_gzipped_parallel_text_trains_a_translator_with_a_shared_bpe_tokenizer(r
     results = json.loads((out / "all_results.json").read_text())
     assert results["eval_samples"] == 3 and "eval_bleu" in results and "eval_chrf" in results
     assert "(de -> en)" in run.stdout
+
+
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
+def test_a_classifier_predicts_the_test_file_as_run_glue_does(runs):
+    out = succeeded(runs["classification_csv"])
+    lines = (out / "predict_results.txt").read_text().splitlines()
+    assert lines[0] == "index\tprediction" and len(lines) == 4
+    predicted = [line.split("\t") for line in lines[1:]]
+    assert [index for index, _ in predicted] == ["0", "1", "2"] and {label for _, label in predicted} <= {"neg", "pos"}
+    scores = json.loads((out / "predict_results.json").read_text())
+    truth = ["pos", "neg", "pos"]
+    accuracy = sum(label == true for (_, label), true in zip(predicted, truth)) / 3
+    assert scores["test_accuracy"] == pytest.approx(accuracy) and scores["test_samples"] == 3
+    assert "test_f1" in json.loads((out / "all_results.json").read_text())
+
+
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
+def test_a_classifier_fine_tuned_from_a_language_model_keeps_its_tokenizer_and_names_it_in_the_card(runs):
+    out = succeeded(runs["classification_on_language_model"])
+    language_model = out.parent / "language_model"
+    assert AutoTokenizer.from_pretrained(out).get_vocab() == AutoTokenizer.from_pretrained(language_model).get_vocab()
+    config = json.loads((out / "config.json").read_text())
+    assert config["architectures"] == ["RNNForSequenceClassification"] and config["bidirectional"] is False
+    card = (out / "README.md").read_text()
+    assert "Started from the embedding and recurrent layers of `language_model` (a `RNNForCausalLM`)" in card
+    assert "| discriminative_lr_decay | 2.6 |" in card and "| gradual_unfreezing | True |" in card
+    # The slanted triangle starts at learning_rate / 32.
+    history = json.loads((out / "trainer_state.json").read_text())["log_history"]
+    assert history[0]["learning_rate"] == pytest.approx(3e-3 / 32)
+
+
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
+def test_a_tagger_predicts_the_test_file_as_run_ner_does_one_line_per_sentence(runs):
+    import torch
+
+    out = succeeded(runs["tagging_conll"])
+    predicted = [line.split() for line in (out / "predictions.txt").read_text().splitlines()]
+    words, truth = read_conll_text(CONLL_TEST)
+    assert [len(tags) for tags in predicted] == [len(sentence) for sentence in words] == [3, 1, 4]
+    scores = json.loads((out / "predict_results.json").read_text())
+    assert scores["test_f1"] == pytest.approx(seqeval.metrics.f1_score(truth, predicted, mode="strict", scheme=IOB2))
+    # Each line is what the saved tagger predicts for that sentence alone (no padding), word by word.
+    model, tokenizer = AutoModelForTokenClassification.from_pretrained(out), AutoTokenizer.from_pretrained(out)
+    for sentence, tags in zip(words, predicted):
+        encoded = tokenizer(sentence, is_split_into_words=True, return_tensors="pt")
+        with torch.no_grad():
+            ids = model(**encoded).logits[0].argmax(-1).tolist()
+        firsts = [encoded.word_ids().index(word) for word in range(len(sentence))]
+        assert tags == [model.config.id2label[ids[position]] for position in firsts]
+
+
+@pytest.mark.slow  # trains in subprocesses (the module's `runs`)
+def test_a_test_file_without_tags_is_predicted_and_not_scored(runs):
+    out = succeeded(runs["tagging_untagged_test"])
+    predicted = [line.split() for line in (out / "predictions.txt").read_text().splitlines()]
+    assert [len(tags) for tags in predicted] == [len(words) for words in UNTAGGED_TEST]
+    scores = json.loads((out / "predict_results.json").read_text())
+    assert scores["test_samples"] == 3 and not any(name in scores for name in ("test_f1", "test_loss"))
+
+
+def read_conll_text(text: str) -> tuple[list[list[str]], list[list[str]]]:
+    sentences = [block.splitlines() for block in text.replace("-DOCSTART- -X- -X- O\n\n", "").strip().split("\n\n")]
+    return [[line.split()[0] for line in s] for s in sentences], [[line.split()[-1] for line in s] for s in sentences]
+
+
+# The defaults: sized for the embedded data, and by epochs with the best model kept on the user's data.
+
+TASK_METRICS = {"sequence-classification": "accuracy", "token-classification": "f1"}
+
+
+@pytest.mark.parametrize("task", TASK_METRICS)
+@pytest.mark.parametrize("data", [["--train_file", "mine.csv"], ["--dataset_name", "someone/data"]])
+def test_on_real_data_training_runs_by_epochs_keeps_the_best_model_and_stops_early(task, data):
+    model_args, _, args = parse_arguments(["--task", task, *data])
+    assert args.max_steps == -1 and args.num_train_epochs == 10
+    assert args.eval_strategy == "epoch" and args.save_strategy == "epoch"
+    assert args.load_best_model_at_end and args.metric_for_best_model == TASK_METRICS[task]
+    assert args.greater_is_better and model_args.early_stopping_patience == 3
+    assert args.train_sampling_strategy == "group_by_length"
+
+
+@pytest.mark.parametrize("task", TASK_METRICS)
+def test_the_embedded_data_keeps_its_step_budget(task):
+    model_args, _, args = parse_arguments(["--task", task])
+    assert args.max_steps == TASKS[task].training_defaults["max_steps"] and args.eval_strategy == "steps"
+    assert not args.load_best_model_at_end and model_args.early_stopping_patience is None
+    assert args.train_sampling_strategy == "random"
+
+
+def test_explicit_flags_win_over_the_real_data_defaults():
+    data = ["--task", "token-classification", "--train_file", "eng.train"]
+    flags = ["--num_train_epochs", "2", "--metric_for_best_model", "loss", "--early_stopping_patience", "1",
+             "--train_sampling_strategy", "random"]  # fmt: skip
+    model_args, _, args = parse_arguments([*data, *flags])
+    assert args.num_train_epochs == 2 and args.metric_for_best_model == "loss" and not args.greater_is_better
+    assert model_args.early_stopping_patience == 1 and args.train_sampling_strategy == "random"
+    _, _, args = parse_arguments([*data, "--max_steps", "50"])
+    assert args.max_steps == 50
+    # Saving follows the evaluation strategy the caller chose, so that the best model can be loaded.
+    _, _, args = parse_arguments([*data, "--eval_strategy", "steps", "--eval_steps", "100", "--save_steps", "100"])
+    assert args.eval_strategy == args.save_strategy == "steps" and args.load_best_model_at_end
+    # Without evaluations there is no best model to keep or to stop at.
+    model_args, _, args = parse_arguments([*data, "--eval_strategy", "no"])
+    assert not args.load_best_model_at_end and model_args.early_stopping_patience is None
+    _, _, args = parse_arguments([*data, "--save_strategy", "no"])
+    assert args.eval_strategy == "epoch" and not args.load_best_model_at_end
+
+
+def test_a_json_config_with_a_train_file_gets_the_real_data_defaults(tmp_path):
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({"task": "sequence-classification", "train_file": "x.csv", "num_train_epochs": 4}))
+    _, _, args = parse_arguments([str(config)])
+    assert args.num_train_epochs == 4 and args.max_steps == -1 and args.metric_for_best_model == "accuracy"
+
+
+def test_a_test_file_may_lack_labels_and_a_hub_test_split_of_minus_ones_counts_as_unlabeled(tmp_path):
+    from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
+
+    (tmp_path / "train.csv").write_text(CSV_TRAIN)
+    (tmp_path / "test.csv").write_text('text\n"so so"\n')
+    splits = load_classification_datasets(str(tmp_path / "train.csv"), test_file=str(tmp_path / "test.csv"))
+    assert set(splits) == {"train", "validation", "test"} and splits["test"].column_names == ["text"]
+    features = Features({"sentence": Value("string"), "label": ClassLabel(names=["neg", "pos"])})
+    glue = Dataset.from_dict({"sentence": ["a", "b"], "label": [-1, -1]}, features=features)
+    labeled = Dataset.from_dict({"sentence": ["a", "b"], "label": [0, 1]}, features=features)
+    assert without_missing_labels(DatasetDict(train=labeled, test=glue), "label")["test"].column_names == ["sentence"]
+    assert "label" in without_missing_labels(DatasetDict(train=labeled, test=labeled), "label")["test"].column_names
 
 
 # User errors, in-process: each stops before training with exit status 2 and one message naming the flag.
@@ -332,9 +485,19 @@ def error_files(tmp_path_factory) -> Path:
         ),  # fmt: skip
         (["--task", "translation", "--train_source_file", "{root}/train.de"], ["--train_target_file", "missing"]),
         (
-            ["--task", "sequence-classification", "--model_name_or_path", "{root}/causal_lm"],
-            ["--model_name_or_path", "RNNForCausalLM", "ForSequenceClassification"],
+            ["--task", "sequence-classification", "--model_name_or_path", "{root}/causal_lm", "--bidirectional", "1"],
+            ["--bidirectional", "--model_name_or_path", "RNNForCausalLM", "left to right"],
         ),
+        (
+            ["--task", "token-classification", "--model_name_or_path", "{root}/causal_lm", "--hidden_size", "64"],
+            ["--hidden_size", "--model_name_or_path"],
+        ),
+        (["--task", "sequence-classification", "--do_predict"], ["--do_predict", "--test_file"]),
+        (
+            ["--task", "token-classification", "--train_file", "{root}/train.jsonl", "--test_file", "{root}/t.jsonl"],
+            ["--test_file", "--do_predict"],
+        ),
+        (["--task", "translation", "--do_predict"], ["--do_predict", "--task translation"]),
         (
             ["--task", "translation", "--model_name_or_path", "{root}/causal_lm"],
             ["--model_name_or_path", "RNNForCausalLM", "--task translation"],

@@ -24,7 +24,7 @@ def class_labels_as_names(raw_datasets: datasets.DatasetDict, column: str) -> da
     """
     renamed = {}
     for split, dataset in raw_datasets.items():
-        feature = dataset.features[column]
+        feature = dataset.features.get(column)  # None: an unlabeled test split
         inner = getattr(feature, "feature", None)
         features = dataset.features.copy()
         if isinstance(feature, datasets.ClassLabel):
@@ -50,13 +50,29 @@ def label_names(values: Iterable, parameter: str) -> list[str]:
     return [str(value) for value in sorted(distinct, key=lambda v: (isinstance(v, str), v))]
 
 
-def check_label_sets(train_labels: list[str], validation_labels: list[str], parameter: str) -> None:
-    unseen = sorted(set(validation_labels) - set(train_labels))
+def check_label_sets(
+    train_labels: list[str], other_labels: list[str], parameter: str, split: str = "validation"
+) -> None:
+    """The `split` data (validation or test) has no label the train data lacks: the model could never predict it."""
+    unseen = sorted(set(other_labels) - set(train_labels))
     if unseen:
         raise ValueError(
-            f"{parameter}: the validation data (validation_file) has labels the train data does not: "
+            f"{parameter}: the {split} data ({split}_file) has labels the train data does not: "
             f"{', '.join(map(repr, unseen[:10]))}; the train labels are {', '.join(map(repr, train_labels[:20]))}."
         )
+
+
+def without_missing_labels(raw_datasets: datasets.DatasetDict, column: str) -> datasets.DatasetDict:
+    """
+    The `"test"` split without `column` when none of its rows has a label (a Hub test split such as GLUE's holds -1
+    in every row): it is then predicted, not scored. Other splits are returned as they are.
+    """
+    test = raw_datasets.get("test")
+    if test is None or column not in test.column_names:
+        return raw_datasets
+    if any(value is not None and value != -1 for value in test[column]):
+        return raw_datasets
+    return datasets.DatasetDict({**raw_datasets, "test": test.remove_columns(column)})
 
 
 def encode_splits(
@@ -67,13 +83,16 @@ def encode_splits(
     training_args: TrainingArguments,
 ) -> tuple[datasets.Dataset, dict[str, datasets.Dataset]]:
     """
-    The rows kept by `max_train_samples` / `max_eval_samples`, encoded by the batched `encode` (rank 0 first, so
-    the others read its cache); also the kept raw validation rows, which the predictions files line up with.
+    The rows kept by `max_train_samples` / `max_eval_samples` (and every test row), encoded by the batched `encode`
+    (rank 0 first, so the others read its cache); also the kept raw validation rows, which the predictions files
+    line up with.
     """
     kept = {
         "train": first_rows(raw_datasets["train"], max_train_samples),
         "validation": first_rows(raw_datasets["validation"], max_eval_samples),
     }
+    if "test" in raw_datasets:
+        kept["test"] = raw_datasets["test"]
     with training_args.main_process_first(desc="tokenize"):
         encoded = {
             split: dataset.map(encode, batched=True, remove_columns=dataset.column_names, desc=f"tokenize {split}")

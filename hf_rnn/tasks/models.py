@@ -1,5 +1,9 @@
 """The tokenizer and model of a task's run: a saved one (checked against the task), or a new one from the arguments.
 
+A saved model of the task continues training. For a task that `transfers_body`, a saved model of another head of the
+same family (a language model, ULMFiT's first stage) lends its body instead: its embedding and recurrent layers load
+unchanged into the task's model, whose head is new, and its tokenizer is the run's.
+
 Errors name the Python parameter (`model_name_or_path`, `tokenizer_type`); the script shows them as its flags.
 """
 
@@ -22,15 +26,41 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# What a new head on a pretrained body may set (ModelArguments fields): the head's pooling, and dropout, which is no
+# weight. The rest of the architecture is the body's.
+NEW_HEAD_FIELDS = (
+    "classifier_pooling",
+    "embedding_dropout",
+    "layer_dropout",
+    "output_dropout",
+    "word_dropout",
+    "locked_dropout",
+    "weight_drop",
+)
+
+
+def is_body_transfer(config: PreTrainedConfig, task: Task) -> bool:
+    """The saved `config` is of another head of the family, whose body the task's model takes (see the docstring)."""
+    architectures = config.architectures or []
+    return (
+        task.transfers_body
+        and isinstance(config, RNNConfig)
+        and bool(architectures)
+        and not any(name.endswith(task.head) for name in architectures)
+    )
+
 
 def load_task_config(model_name_or_path: str, task: Task) -> PreTrainedConfig:
-    """The saved config, after checking that it describes a model of `task` (a class ending in its `head`)."""
+    """
+    The saved config, after checking that it describes a model of `task` (a class ending in its `head`), or one whose
+    body the task's model can take (`is_body_transfer`).
+    """
     try:
         config = AutoConfig.from_pretrained(model_name_or_path)
     except (OSError, ValueError) as error:
         raise ValueError(f"model_name_or_path {model_name_or_path!r} has no loadable model config: {error}") from None
     architectures = config.architectures or []
-    if not any(name.endswith(task.head) for name in architectures):
+    if not any(name.endswith(task.head) for name in architectures) and not is_body_transfer(config, task):
         raise ValueError(
             f"model_name_or_path {model_name_or_path!r} holds a {', '.join(architectures) or 'bare'} model, "
             f"not a *{task.head} model; it cannot continue training with `task` {task.name}."
@@ -44,9 +74,14 @@ def check_saved_model(task: Task, model_args: ModelArguments) -> None:
         load_task_config(model_args.model_name_or_path, task)
 
 
-def load_task_model(task: Task, model_args: ModelArguments, tokenizer: PreTrainedTokenizerBase) -> PreTrainedModel:
-    """The saved model of `model_name_or_path` with the task's Auto class, checked against the tokenizer."""
-    model = task.auto_class.from_pretrained(model_args.model_name_or_path)
+def load_task_model(
+    task: Task, model_args: ModelArguments, tokenizer: PreTrainedTokenizerBase, **config_changes
+) -> PreTrainedModel:
+    """
+    The saved model of `model_name_or_path` with the task's Auto class (its config changed by `config_changes`),
+    checked against the tokenizer.
+    """
+    model = task.auto_class.from_pretrained(model_args.model_name_or_path, **config_changes)
     if len(tokenizer) > model.config.vocab_size:
         raise ValueError(
             f"tokenizer_name has {len(tokenizer)} tokens, more than the model's vocab_size "
@@ -158,6 +193,28 @@ def new_rnn_config(model_args: ModelArguments, tokenizer: PreTrainedTokenizerBas
         raise ValueError(f"invalid model arguments: {error}") from None
 
 
+def changed_new_head_fields(task: Task, model_args: ModelArguments) -> dict:
+    """The `NEW_HEAD_FIELDS` the arguments set away from their defaults (the task's, else the dataclass's)."""
+    task_defaults = {name: value for name, value in task.training_defaults.items() if name in NEW_HEAD_FIELDS}
+    defaults = type(model_args)(**task_defaults)
+    return {
+        name: getattr(model_args, name)
+        for name in NEW_HEAD_FIELDS
+        if getattr(model_args, name) != getattr(defaults, name)
+    }
+
+
+def saved_body_transfer(task: Task, model_name_or_path: str | None) -> PreTrainedConfig | None:
+    """The saved config when `model_name_or_path` lends the task its body (`is_body_transfer`), else None."""
+    if model_name_or_path is None or not task.transfers_body:
+        return None
+    try:
+        config = AutoConfig.from_pretrained(model_name_or_path)
+    except (OSError, ValueError):  # reported, naming the parameter, when the model is loaded
+        return None
+    return config if is_body_transfer(config, task) else None
+
+
 def continue_or_build(
     task: Task,
     model_args: ModelArguments,
@@ -165,9 +222,21 @@ def continue_or_build(
     labels: list[str] | None,
     build: Callable[[], PreTrainedModel],
 ) -> PreTrainedModel:
-    """The saved model (whose labels must be `labels`), or a new one from `build`."""
+    """
+    The saved model (whose labels must be `labels`), a new head for `labels` on a saved model's body
+    (`is_body_transfer`, with the `NEW_HEAD_FIELDS` the arguments set), or a new model from `build`.
+    """
     if model_args.model_name_or_path is None:
         model = build()
+    elif is_body_transfer(config := load_task_config(model_args.model_name_or_path, task), task):
+        # The checkpoint's head (e.g. lm_head) is left out and the task's head starts from its initialization, as
+        # from_pretrained reports; the embedding and recurrent layers load as saved.
+        head = {"id2label": dict(enumerate(labels)), "label2id": {label: i for i, label in enumerate(labels)}}
+        model = load_task_model(task, model_args, tokenizer, **head, **changed_new_head_fields(task, model_args))
+        logger.info(
+            f"A new {type(model).__name__} head on the body (embedding and recurrent layers) of the "
+            f"{config.architectures[0]} in {model_args.model_name_or_path}"
+        )
     else:
         model = load_task_model(task, model_args, tokenizer)
         saved = [model.config.id2label[i] for i in range(model.config.num_labels)] if labels is not None else None

@@ -1,9 +1,11 @@
 """The arguments of a training run, with each task's defaults over them, and the checks made before anything runs.
 
-`ModelArguments` and `DataArguments` are the flags of `scripts/train.py` (with `Seq2SeqTrainingArguments`), in the
-dialect of transformers' example scripts. They live here, not in the script, because the tasks read them and the
-tests parse them. `parse_arguments` puts the task's `training_defaults` under what the caller gave;
-`check_run_arguments` refuses, before anything is loaded or written, values transformers would accept and misuse.
+`ModelArguments` (with early stopping and ULMFiT's fine-tuning options), `DataArguments` and transformers'
+`Seq2SeqTrainingArguments` are the flags of `scripts/train.py`, in the dialect of transformers' example scripts. They
+live here, not in the script, because the tasks read them and the tests parse them. `parse_arguments` puts the task's
+`training_defaults` under what the caller gave (and, for a run on real data, its `data_training_defaults` over
+those); `check_run_arguments` refuses, before anything is loaded or written, values transformers would accept and
+misuse.
 Errors name the fields (`max_steps=0 is invalid`); the script shows them as flags (`--max_steps=0`).
 """
 
@@ -14,6 +16,7 @@ import json
 import math
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -22,8 +25,9 @@ from transformers import HfArgumentParser, Seq2SeqTrainingArguments, TrainingArg
 
 from ..configuration_rnn import CELL_TYPES, POOLING_TYPES
 from ..configuration_rnn_seq2seq import ATTENTION_TYPES
-from ..tasks import TASKS, get_task
-from ..tasks.base import check_number
+from ..tasks import TASKS, Task, get_task
+from ..tasks.base import check_number, check_test_arguments
+from ..tasks.models import NEW_HEAD_FIELDS, saved_body_transfer
 from ..tokenization import TOKENIZER_KINDS
 
 # The model arguments that shape a new model's config: a saved model (model_name_or_path) fixes them.
@@ -64,7 +68,11 @@ TAGGER_OPTIONS = ("crf", "char_features")
 
 @dataclass
 class ModelArguments:
-    """Which task, which model (new or saved), which tokenizer, and the model card's license."""
+    """
+    Which task, which model (new or saved), which tokenizer, how a saved model's layers are fine-tuned (ULMFiT) and
+    when training stops early, and the model card's license. (Not in the training arguments: those are transformers'
+    own class, which training_args.bin must load as without hf_rnn.)
+    """
 
     _argument_group_name = "task, model and tokenizer (hf_rnn)"  # the heading of these flags in --help
 
@@ -161,6 +169,49 @@ class ModelArguments:
             "the card of a local --model_name_or_path; else the card has none, as the choice is yours)."
         },
     )
+    early_stopping_patience: int | None = field(
+        default=None,
+        metadata={
+            "help": "Stop training after this many evaluations in a row without a better --metric_for_best_model "
+            "(EarlyStoppingCallback). Default: 3 for sequence- and token-classification on real data "
+            "(--train_file / --dataset_name), else off."
+        },
+    )
+    # ULMFiT (Howard & Ruder, 2018; `hf_rnn.fine_tuning`), for a classifier or tagger built on a pretrained language
+    # model (--model_name_or_path runs/causal-lm) or a language model fine-tuned on new text. Off by default.
+    discriminative_lr_decay: float = field(
+        default=1.0,
+        metadata={
+            "help": "ULMFiT's discriminative fine-tuning: the head learns at --learning_rate and each layer group "
+            "below it at the rate of the group above divided by this (the paper: 2.6). The groups, from the top: the "
+            "head, each recurrent layer (top first), the embedding. 1.0: every group at --learning_rate. "
+            "causal-lm, sequence- and token-classification."
+        },
+    )
+    gradual_unfreezing: bool = field(
+        default=False,
+        metadata={
+            "help": "ULMFiT's gradual unfreezing: the first epoch trains the head only, and each epoch after it "
+            "unfreezes the next layer group down (see --discriminative_lr_decay), until all of them train. "
+            "causal-lm, sequence- and token-classification."
+        },
+    )
+    slanted_triangular: bool = field(
+        default=False,
+        metadata={
+            "help": "ULMFiT's slanted triangular learning rate, in place of --lr_scheduler_type and --warmup_steps: "
+            "it rises linearly from learning_rate / --stlr_ratio to learning_rate over the first --stlr_cut_frac of "
+            "the optimizer steps, then falls linearly back to learning_rate / --stlr_ratio at the last step. "
+            "causal-lm, sequence- and token-classification."
+        },
+    )
+    stlr_cut_frac: float = field(
+        default=0.1, metadata={"help": "--slanted_triangular: the fraction of the steps spent rising (the paper: 0.1)."}
+    )
+    stlr_ratio: float = field(
+        default=32.0,
+        metadata={"help": "--slanted_triangular: how much smaller the lowest rate is than the peak (the paper: 32)."},
+    )
 
 
 @dataclass
@@ -234,8 +285,10 @@ class DataArguments:
     test_file: str | None = field(
         default=None,
         metadata={
-            "help": "time-series-forecasting: a CSV of the same layout to forecast with --do_predict (default: the "
-            "last --validation_split_percentage of the rows, after the validation rows)."
+            "help": "With --do_predict: a file in the format of --train_file to predict (and score, if it has labels), "
+            "as run_glue / run_ner do. sequence- and token-classification need it (or a --dataset_name with a 'test' "
+            "split); time-series-forecasting defaults to the last --validation_split_percentage of the rows, after "
+            "the validation rows."
         },
     )
     validation_split_percentage: float = field(
@@ -280,8 +333,9 @@ class DataArguments:
 TRAINING_HELP_FLAGS = (
     "output_dir", "max_steps", "num_train_epochs", "per_device_train_batch_size", "per_device_eval_batch_size",
     "gradient_accumulation_steps", "learning_rate", "lr_scheduler_type", "warmup_steps", "weight_decay",
-    "max_grad_norm", "logging_steps", "eval_steps", "save_steps", "resume_from_checkpoint", "do_predict",
-    "generation_num_beams", "seed", "bf16", "push_to_hub", "hub_model_id",
+    "max_grad_norm", "logging_steps", "eval_strategy", "eval_steps", "save_steps", "load_best_model_at_end",
+    "metric_for_best_model", "resume_from_checkpoint", "do_predict", "generation_num_beams", "seed", "bf16",
+    "push_to_hub", "hub_model_id",
 )  # fmt: skip
 USAGE = "%(prog)s [--task TASK] [--FLAG VALUE ...]\n       %(prog)s config.json  (the same flags, as a JSON object)"
 TRAINING_DOCS = "https://huggingface.co/docs/transformers/main_classes/trainer#transformers.Seq2SeqTrainingArguments"
@@ -368,29 +422,69 @@ def parse_arguments(
     parser = parser or argument_parser()
     if len(argv) == 1 and argv[0].endswith(".json"):
         given = json.loads(Path(argv[0]).read_text())
-        return parser.parse_dict({**training_defaults(given.get("task", ModelArguments.task), set(given)), **given})
+        return parser.parse_dict({**training_defaults(given.get("task", ModelArguments.task), given), **given})
     # The defaults depend on the task, so read --task alone first.
     task_parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     task_parser.add_argument("--task", default=ModelArguments.task)
     task = task_parser.parse_known_args(argv)[0].task
-    given = {arg.lstrip("-").split("=")[0].replace("-", "_") for arg in argv if arg.startswith("--")}
-    parser.set_defaults(**training_defaults(task, given))
+    parser.set_defaults(**training_defaults(task, given_arguments(argv)))
     return parser.parse_args_into_dataclasses(args=argv)
 
 
-def training_defaults(task: str, given: set[str]) -> dict:
-    """The defaults of a `task` run, given the names of the arguments the caller set (`given`)."""
-    # Every parameter takes part in every forward pass, so DDP's unused-parameter search is pure overhead.
-    task_defaults = TASKS[task].training_defaults if task in TASKS else {}
+def given_arguments(argv: list[str]) -> dict[str, str | None]:
+    """The fields the flags of `argv` set, each with the value written after its flag (None if there is none)."""
+    given = {}
+    for index, arg in enumerate(argv):
+        if arg.startswith("--"):
+            name, equals, value = arg.lstrip("-").partition("=")
+            if not equals:
+                following = argv[index + 1] if index + 1 < len(argv) else None
+                value = None if following is None or following.startswith("--") else following
+            given[name.replace("-", "_")] = value
+    return given
+
+
+def is_given_true(given: Mapping, name: str) -> bool:
+    """`given` sets the boolean `name` on (`--name`, `--name true`, or a JSON `true`)."""
+    return name in given and str(given[name]).lower() not in ("false", "f", "no", "n", "0")
+
+
+def training_defaults(task: str, given: Mapping[str, object]) -> dict:
+    """
+    The defaults of a `task` run, given the arguments the caller set (`given`: field name -> the value given, where
+    known). A run on real data (train_file or dataset_name) takes the task's `data_training_defaults` over its
+    `training_defaults`, which are sized for its embedded data.
+    """
+    task_class = TASKS.get(task)
     defaults = {
         "output_dir": f"runs/{task}",
+        # Every parameter takes part in every forward pass, so DDP's unused-parameter search is pure overhead
+        # (gradual unfreezing, below, is the exception).
         "ddp_find_unused_parameters": False,
         # Pinned memory only speeds up copies to a GPU; without one torch warns at every evaluation.
         "dataloader_pin_memory": torch.cuda.is_available(),
-        **task_defaults,
+        **(task_class.training_defaults if task_class else {}),
     }
+    real_data = any(given.get(name) is not None for name in ("train_file", "dataset_name"))
+    if task_class is not None and real_data:
+        defaults.update(task_class.data_training_defaults)
+        # The best model is loaded from the checkpoint of its evaluation, so saving follows the evaluation strategy
+        # the caller chose (or the other way round); without evaluations or checkpoints there is no best model to
+        # keep, nor one to stop at.
+        for one, other in (("eval_strategy", "save_strategy"), ("save_strategy", "eval_strategy")):
+            if one in given and other not in given and str(given[one]) != "no":
+                defaults[other] = given[one]
+        if "no" in (str(given.get("eval_strategy")), str(given.get("save_strategy"))):
+            for name in ("load_best_model_at_end", "metric_for_best_model", "early_stopping_patience"):
+                defaults.pop(name, None)
     if "num_train_epochs" in given:  # a max_steps default would silently override the user's epoch count
         defaults.pop("max_steps", None)
+    if is_given_true(given, "gradual_unfreezing"):
+        # Frozen layers get no gradient, which DDP must be told to expect.
+        defaults["ddp_find_unused_parameters"] = True
+    if is_given_true(given, "slanted_triangular"):
+        # The slanted triangle is the whole schedule, warm-up included: nothing of Trainer's may stack on it.
+        defaults.update(lr_scheduler_type="constant", warmup_steps=0)
     if "bf16" in given and not torch.cuda.is_available():
         # transformers refuses --bf16 without a GPU unless use_cpu says the CPU is meant; bf16 autocast is the
         # fast path on CPUs with AMX-BF16 (see benchmarks/README.md), so bf16 alone asks for it.
@@ -399,10 +493,22 @@ def training_defaults(task: str, given: set[str]) -> dict:
 
 
 def check_model_flags(model_args: ModelArguments) -> None:
-    """Arguments that shape a new model cannot reshape a saved one, nor set a regularizer the task does not use."""
+    """
+    Arguments that shape a new model cannot reshape a saved one (a new head on a saved body takes its own pooling and
+    dropout), nor set a regularizer the task does not use.
+    """
     task_defaults = get_task(model_args.task).training_defaults
     defaults = ModelArguments(**{name: value for name, value in task_defaults.items() if name in MODEL_CONFIG_FIELDS})
     changed = [name for name in MODEL_CONFIG_FIELDS if getattr(model_args, name) != getattr(defaults, name)]
+    body = saved_body_transfer(get_task(model_args.task), model_args.model_name_or_path)
+    if body is not None:
+        if model_args.bidirectional is not None and model_args.bidirectional != body.bidirectional:
+            reads = "both ways" if body.bidirectional else "in one direction (a language model reads left to right)"
+            raise ValueError(
+                f"`bidirectional` {model_args.bidirectional} cannot be combined with model_name_or_path: the body of "
+                f"its {body.architectures[0]} reads {reads}, and so does the model built on it."
+            )
+        changed = [name for name in changed if name not in (*NEW_HEAD_FIELDS, "bidirectional")]
     if model_args.model_name_or_path is not None and changed:
         raise ValueError(
             f"`{changed[0]}` cannot be combined with model_name_or_path: the saved config fixes the architecture."
@@ -450,9 +556,53 @@ def check_run_arguments(
             check_number(name, getattr(data_args, name), 1, what="a whole number")
     check_number("block_size", data_args.block_size, 1, what="a whole number of tokens")
     check_number("num_sample_generations", data_args.num_sample_generations, 0, what="a whole number")
+    check_fine_tuning_arguments(task, model_args, training_args)
+    check_test_arguments(task, data_args, training_args)
     task.check_arguments(model_args, data_args, training_args)
     check_number("tokenizer_vocab_size", model_args.tokenizer_vocab_size, 1, what="a whole number")
     check_model_flags(model_args)
+
+
+def check_fine_tuning_arguments(
+    task: Task, model_args: ModelArguments, training_args: Seq2SeqTrainingArguments
+) -> None:
+    """Early stopping and the ULMFiT options: values in range, on a task and schedule they can work with."""
+    args = training_args
+    if model_args.early_stopping_patience is not None:
+        check_number("early_stopping_patience", model_args.early_stopping_patience, 1, what="a whole number")
+        if args.eval_strategy == "no" or args.metric_for_best_model is None:
+            raise ValueError(
+                "early_stopping_patience needs evaluations to compare: an eval_strategy other than 'no' and a "
+                "metric_for_best_model (e.g. accuracy, f1 or loss)."
+            )
+    check_number("discriminative_lr_decay", model_args.discriminative_lr_decay, 0, inclusive=False)
+    # The ULMFiT options act through the task's FineTuningTrainer, which knows its model's layer groups.
+    ulmfit = {
+        "discriminative_lr_decay": model_args.discriminative_lr_decay != 1,
+        "gradual_unfreezing": model_args.gradual_unfreezing,
+        "slanted_triangular": model_args.slanted_triangular,
+    }
+    for name, used in ulmfit.items():
+        if used and not task.fine_tunes_by_layer:
+            users = ", ".join(other.name for other in TASKS.values() if other.fine_tunes_by_layer)
+            raise ValueError(
+                f"{name} is for the tasks whose model is an embedding, recurrent layers and a head ({users}), not "
+                f"`task` {task.name}."
+            )
+    if model_args.gradual_unfreezing and args.ddp_find_unused_parameters is False and args.world_size > 1:
+        raise ValueError(
+            "gradual_unfreezing leaves the frozen layers without gradients, which DDP must expect: drop "
+            "ddp_find_unused_parameters False."
+        )
+    if model_args.slanted_triangular:
+        if not 0 < model_args.stlr_cut_frac < 1:
+            raise ValueError(f"stlr_cut_frac={model_args.stlr_cut_frac} is invalid; it must be in (0, 1).")
+        check_number("stlr_ratio", model_args.stlr_ratio, 1)
+        if args.lr_scheduler_type != "constant" or args.warmup_steps != 0:
+            raise ValueError(
+                "slanted_triangular is a whole schedule, warm-up included: it cannot be combined with "
+                f"lr_scheduler_type {args.lr_scheduler_type} or warmup_steps {args.warmup_steps}."
+            )
 
 
 def keep_hub_token_out_of_files(training_args: TrainingArguments) -> None:
