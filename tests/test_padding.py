@@ -91,12 +91,9 @@ def test_padding_does_not_change_bidirectional_classifier_logits(cell, pooling, 
     torch.testing.assert_close(padded, alone, atol=TOLERANCE, rtol=0)
 
 
-def test_padding_does_not_change_final_state_or_hidden_states(cell):
-    model = model_for(RNNModel, cell)
-    batch = [([5, 6, 7, 8], "left"), ([9, 10], "right"), ([11, 12, 13], "left")]
-    input_ids, mask, spans = pad_batch(batch, extra_padding=2)
+def assert_each_row_is_its_result_alone(model, padded, batch, spans) -> None:
+    """Every layer's outputs at a row's real positions, and its final state, equal that row run on its own."""
     with torch.no_grad():
-        padded = model(input_ids, attention_mask=mask, use_cache=True, output_hidden_states=True)
         for row, (ids, _) in enumerate(batch):
             alone = model(torch.tensor([ids]), use_cache=True, output_hidden_states=True)
             for layer in range(model.config.num_hidden_layers):
@@ -108,6 +105,15 @@ def test_padding_does_not_change_final_state_or_hidden_states(cell):
                     output_state(alone).layers[layer].recurrent_states.values(),
                 ):
                     torch.testing.assert_close(mine[row], reference[0])
+
+
+def test_padding_does_not_change_final_state_or_hidden_states(cell):
+    model = model_for(RNNModel, cell)
+    batch = [([5, 6, 7, 8], "left"), ([9, 10], "right"), ([11, 12, 13], "left")]
+    input_ids, mask, spans = pad_batch(batch, extra_padding=2)
+    with torch.no_grad():
+        padded = model(input_ids, attention_mask=mask, use_cache=True, output_hidden_states=True)
+        assert_each_row_is_its_result_alone(model, padded, batch, spans)
 
 
 def test_padding_positions_output_zeros():
@@ -165,17 +171,7 @@ def test_every_padding_layout_gives_each_row_its_result_alone(cell, name, bidire
     with torch.no_grad():
         padded = model(input_ids, attention_mask=mask, use_cache=True, output_hidden_states=True)
         assert torch.all(padded.last_hidden_state[mask == 0] == 0)
-        for row, (ids, _) in enumerate(batch):
-            alone = model(torch.tensor([ids]), use_cache=True, output_hidden_states=True)
-            for layer in range(model.config.num_hidden_layers):
-                torch.testing.assert_close(
-                    padded.hidden_states[layer + 1][row, spans[row]], alone.hidden_states[layer + 1][0]
-                )
-                for mine, reference in zip(
-                    output_state(padded).layers[layer].recurrent_states.values(),
-                    output_state(alone).layers[layer].recurrent_states.values(),
-                ):
-                    torch.testing.assert_close(mine[row], reference[0])
+        assert_each_row_is_its_result_alone(model, padded, batch, spans)
 
 
 @pytest.mark.parametrize("side", ["left", "right"])
