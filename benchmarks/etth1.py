@@ -55,7 +55,14 @@ HF_RNN_MODEL = {
     "dropout": 0.5,
     "loss": "mae",
 }
-HF_RNN_TRAINING = {"learning_rate": 1e-3, "per_device_train_batch_size": 256, "lr_scheduler_type": "constant"}
+# A cosine decay over 20 epochs instead of SegRNN's constant rate: chosen on validation (best validation MSE 0.656
+# against 0.660 at horizon 96; test 0.371 against 0.376).
+HF_RNN_TRAINING = {
+    "learning_rate": 1e-3,
+    "per_device_train_batch_size": 256,
+    "lr_scheduler_type": "cosine",
+    "num_train_epochs": 20,
+}
 # PatchTST's ETTh1 recipe from its paper's scripts (patches of 16 with stride 8, 3 layers of width 16, 4 heads,
 # feed-forward 128, dropout 0.3, instance normalisation, MSE loss, Adam 1e-4, batch 128).
 PATCHTST_MODEL = {
@@ -82,6 +89,7 @@ ABLATIONS = {
     "point-wise recurrence (segment 1) ": {"segment_length": 1, "decoding": "linear"},
     "MSE loss instead of MAE": {"loss": "mse"},
     "LSTM instead of GRU": {"cell": "lstm"},
+    "constant learning rate (SegRNN's)": {"lr_scheduler_type": "constant", "num_train_epochs": 100},
 }
 
 
@@ -136,7 +144,6 @@ def run(name: str, horizon: int, values: np.ndarray, args, work: Path, overrides
         model=model,
         args=TrainingArguments(
             output_dir=str(work / f"{name}-{horizon}{label and '-ablation'}"),
-            num_train_epochs=args.max_epochs,
             per_device_eval_batch_size=512,
             eval_strategy="epoch",
             save_strategy="epoch",
@@ -151,7 +158,7 @@ def run(name: str, horizon: int, values: np.ndarray, args, work: Path, overrides
             dataloader_pin_memory=False,
             disable_tqdm=True,
             seed=args.seed,
-            **training,
+            **({"num_train_epochs": args.max_epochs} | training),
         ),
         train_dataset=windows["train"],
         eval_dataset=windows["validation"],
@@ -248,7 +255,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--horizons", type=int, nargs="+", default=[96, 192, 336, 720])
     parser.add_argument("--models", nargs="+", choices=["hf_rnn", "patchtst"], default=["hf_rnn", "patchtst"])
     parser.add_argument("--training_minutes", type=float, default=10.0)
-    parser.add_argument("--max_epochs", type=int, default=100)  # the time budget and early stopping bind first
+    # PatchTST's ceiling (hf_rnn's recipe sets its own); the time budget and early stopping bind first
+    parser.add_argument("--max_epochs", type=int, default=100)
     parser.add_argument("--patience", type=int, default=5)
     parser.add_argument("--seed", type=int, default=2021)
     parser.add_argument(
