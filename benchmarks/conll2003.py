@@ -32,7 +32,6 @@ Writes `<results_dir>/conll2003.json`, `conll2003.md` (the table and each varian
 import argparse
 import json
 import shlex
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -41,7 +40,7 @@ import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 from benchmarks.plots import new_plot, save_plot  # noqa: E402
-from benchmarks.training_runs import TrainingTimeBudget, as_argv, run_train_script  # noqa: E402
+from benchmarks.training_runs import TrainingTimeBudget, as_argv, claim_output_dir, run_train_script  # noqa: E402
 from hf_rnn import RNNForTokenClassification  # noqa: E402
 from hf_rnn.tasks.token_classification import read_conll  # noqa: E402
 from hf_rnn.tokenization import train_tokenizer  # noqa: E402
@@ -103,7 +102,7 @@ def build_tokenizer(data_dir: Path, files: list[str], folder: Path) -> None:
 def run_variant(name: str, args, tokenizer: Path | None) -> dict:
     label, changes = VARIANTS[name]
     output_dir = args.output_root / name
-    shutil.rmtree(output_dir, ignore_errors=True)  # train.py refuses a folder holding an earlier run's checkpoints
+    claim_output_dir(output_dir, args.overwrite_output_dir)
     flags = {
         "task": "token-classification",
         "train_file": args.data_dir / "eng.train",
@@ -181,6 +180,7 @@ def main() -> None:
     parser.add_argument("--data_dir", type=Path, default=ROOT.parent / "shared" / "data" / "conll2003")
     parser.add_argument("--output_root", type=Path, default=ROOT / "runs" / "conll2003-benchmark")
     parser.add_argument("--results_dir", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--overwrite_output_dir", action="store_true", help="replace an earlier run's folders")
     parser.add_argument("--train_vocabulary_only", action="store_true", help="no eng.testa words in the vocabulary")
     parser.add_argument("--train_flags", default="", help='more train.py flags, e.g. "--max_train_samples 500"')
     args = parser.parse_args()

@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data_file", type=Path, default=SHARED_DATA / "imdb" / "train.jsonl.gz")
     parser.add_argument("--output_root", type=Path, default=Path("runs/imdb-benchmark"))
     parser.add_argument("--results_dir", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--overwrite_output_dir", action="store_true", help="replace an earlier run's folders")
     args = parser.parse_args(argv)
     if not args.data_file.is_file():
         parser.error(f"--data_file {args.data_file} does not exist (the shared corpora live in ../shared/data).")
@@ -69,7 +70,11 @@ def main(argv: list[str] | None = None) -> None:
     results = []
     for name in args.variants:
         flags = variant_flags(name, args.lm_dir) | data_flags
-        results.append(run_variant(name, flags, minutes[name], args.output_root / name.replace(" ", "-")))
+        results.append(
+            run_variant(
+                name, flags, minutes[name], args.output_root / name.replace(" ", "-"), args.overwrite_output_dir
+            )
+        )
         print(f"IMDB {name}: validation accuracy {results[-1]['best_validation_accuracy']:.4f}", flush=True)
         notes = [
             "Command: `python -m benchmarks.imdb` (after `python -m benchmarks.movie_lm`). Validation: rows 0, 10, "

@@ -27,7 +27,13 @@ import time
 from pathlib import Path
 
 from benchmarks.plots import new_plot, save_plot
-from benchmarks.training_runs import TrainingTimeBudget, as_argv, count_parameters, run_train_script
+from benchmarks.training_runs import (
+    TrainingTimeBudget,
+    as_argv,
+    claim_output_dir,
+    count_parameters,
+    run_train_script,
+)
 from hf_rnn.tokenization import train_tokenizer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,9 +94,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output_dir", type=Path, default=Path("runs/movie-lm"))
     parser.add_argument("--work_dir", type=Path, default=Path("runs/movie-lm-data"))
     parser.add_argument("--results_dir", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--overwrite_output_dir", action="store_true", help="replace an earlier run's model")
     args = parser.parse_args(argv)
     if not args.corpus.is_file():
         parser.error(f"--corpus {args.corpus} does not exist (the shared corpora live in ../shared/data).")
+    claim_output_dir(args.output_dir, args.overwrite_output_dir)
     train_file, validation_file, tokenizer_dir = prepare_corpus(args.corpus, args.work_dir)
     flags = TRAINING_FLAGS | {
         "tokenizer_name": tokenizer_dir,
@@ -98,7 +106,6 @@ def main(argv: list[str] | None = None) -> None:
         "validation_file": validation_file,
         "max_steps": args.max_steps,
         "output_dir": args.output_dir,
-        "overwrite_output_dir": True,
     }
     budget = TrainingTimeBudget(args.training_minutes * 60)
     started = time.perf_counter()

@@ -15,7 +15,13 @@ import time
 from pathlib import Path
 
 from benchmarks.plots import new_plot, save_plot
-from benchmarks.training_runs import TrainingTimeBudget, as_argv, count_parameters, run_train_script
+from benchmarks.training_runs import (
+    TrainingTimeBudget,
+    as_argv,
+    claim_output_dir,
+    count_parameters,
+    run_train_script,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -64,9 +70,10 @@ def variant_flags(name: str, lm_dir: Path) -> dict:
     return dict(SCRATCH_FLAGS)
 
 
-def run_variant(name: str, flags: dict, minutes: float, output_dir: Path) -> dict:
+def run_variant(name: str, flags: dict, minutes: float, output_dir: Path, overwrite: bool) -> dict:
     """Train one variant for at most `minutes` of training steps; its curve, best validation and test scores."""
-    flags = COMMON_FLAGS | flags | {"output_dir": output_dir, "overwrite_output_dir": True}
+    claim_output_dir(output_dir, overwrite)
+    flags = COMMON_FLAGS | flags | {"output_dir": output_dir}
     budget = TrainingTimeBudget(minutes * 60)
     started = time.perf_counter()
     run_train_script(as_argv(flags), [budget])

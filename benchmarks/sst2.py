@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data_dir", type=Path, default=SHARED_DATA / "sst2")
     parser.add_argument("--output_root", type=Path, default=Path("runs/sst2-benchmark"))
     parser.add_argument("--results_dir", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--overwrite_output_dir", action="store_true", help="replace an earlier run's folders")
     args = parser.parse_args(argv)
     if not (args.data_dir / "train.tsv").is_file():
         parser.error(f"--data_dir {args.data_dir}: no train.tsv there (the shared corpora live in ../shared/data).")
@@ -64,7 +65,11 @@ def main(argv: list[str] | None = None) -> None:
     results = []
     for name in args.variants:
         flags = variant_flags(name, args.lm_dir) | data_flags
-        results.append(run_variant(name, flags, minutes[name], args.output_root / name.replace(" ", "-")))
+        results.append(
+            run_variant(
+                name, flags, minutes[name], args.output_root / name.replace(" ", "-"), args.overwrite_output_dir
+            )
+        )
         print(f"SST-2 {name}: dev accuracy {results[-1]['test'].get('test_accuracy')}", flush=True)
         notes = [
             "Command: `python -m benchmarks.sst2` (after `python -m benchmarks.movie_lm`). Validation: the first "

@@ -2,6 +2,7 @@
 flags, parameter counts."""
 
 import runpy
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -69,3 +70,14 @@ def as_argv(flags: dict) -> list[str]:
 def count_parameters(model_dir: Path) -> int:
     """Parameters stored in a saved model folder (tied matrices once)."""
     return sum(tensor.numel() for tensor in load_file(str(model_dir / "model.safetensors")).values())
+
+
+def claim_output_dir(path: Path, overwrite: bool) -> None:
+    """
+    An empty `path` for a benchmark run: an existing, non-empty one is removed only with `overwrite` (the benchmark's
+    `--overwrite_output_dir`), as train.py would otherwise refuse it (or keep an earlier run's checkpoints).
+    """
+    if path.exists() and any(path.iterdir()):
+        if not overwrite:
+            raise SystemExit(f"{path} holds an earlier run; pass --overwrite_output_dir to replace it.")
+        shutil.rmtree(path)
