@@ -51,6 +51,7 @@ from hf_rnn.training import (
     ReplaceCheckpointDebris,
     StopOnNonFiniteTraining,
     TrainingDiverged,
+    apply_default_torch_threads,
     argument_parser,
     check_checkpoint_fits,
     check_output_dir,
@@ -128,6 +129,10 @@ def main() -> None:
             check_checkpoint_fits(setup.model, resume)
     except (ValueError, OSError) as error:
         fail(error, parser)
+    # One thread for a small model on the CPU unless OMP_NUM_THREADS says otherwise (hf_rnn/training/threads.py).
+    threads = apply_default_torch_threads(setup.model, training_args.device.type)
+    if threads is not None:
+        logger.info(f"{threads} torch thread(s) for this small model on the CPU; set OMP_NUM_THREADS to choose")
 
     early_stopping = []
     if model_args.early_stopping_patience is not None:

@@ -13,9 +13,10 @@ from __future__ import annotations
 import pytest
 import torch
 from helpers import VOCAB_SIZE, seeded, tiny_config
-from transformers import Trainer, TrainingArguments
+from transformers import Trainer, TrainerState, TrainingArguments
 
 from hf_rnn import RNNForCausalLM, RNNForSequenceClassification, RNNForTokenClassification
+from hf_rnn.training import StopOnNonFiniteTraining, TrainingDiverged
 
 PAD_ID = 0
 BATCH = 2  # b: per-device batch of the accumulating run; the full-batch run uses 2b
@@ -204,3 +205,21 @@ def test_sequence_classifier_loss_is_a_mean_whatever_num_items_in_batch_says():
     expected = torch.nn.functional.cross_entropy(model(**batch).logits, batch["labels"])
     torch.testing.assert_close(mean_loss, expected)
     torch.testing.assert_close(model(**batch, num_items_in_batch=torch.tensor(1)).loss, mean_loss)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_stop_on_non_finite_training_finds_one_bad_weight(bad):
+    model = RNNForSequenceClassification(tiny_config(num_labels=2))
+    check = StopOnNonFiniteTraining()
+    check.on_step_end(None, TrainerState(global_step=3), None, model=model)  # finite: nothing happens
+    with torch.no_grad():
+        model.get_input_embeddings().weight[5, 2] = bad
+    with pytest.raises(TrainingDiverged, match="at step 3"):
+        check.on_step_end(None, TrainerState(global_step=3), None, model=model)
+
+
+def test_stop_on_non_finite_training_takes_large_finite_half_precision_weights():
+    model = RNNForSequenceClassification(tiny_config(num_labels=2)).half()
+    with torch.no_grad():
+        model.get_input_embeddings().weight.fill_(60000.0)  # their sum overflows float16, not float32
+    StopOnNonFiniteTraining().on_step_end(None, TrainerState(global_step=1), None, model=model)
