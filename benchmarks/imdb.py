@@ -1,7 +1,7 @@
 """IMDB sentiment (long reviews): a ULMFiT classifier from the movie-review LM beside a BiLSTM from scratch.
 
     python -m benchmarks.movie_lm    # first, once: the language model (runs/movie-lm)
-    python -m benchmarks.imdb        # both variants, at most 30 + 15 minutes of training
+    python -m benchmarks.imdb        # both variants, at most 20 + 8 minutes of training
 
 `../shared/data/imdb/train.jsonl.gz` holds IMDB's 25,000 labeled training reviews (230 words on average), sorted by
 label. Validation is every tenth row (rows 0, 10, 20, ...: 2,500 reviews, 1,250 of each label), training the other
@@ -23,7 +23,7 @@ from benchmarks.sentiment import DEFAULT_LM, ROOT, SHARED_DATA, run_variant, var
 
 VALIDATION_EVERY = 10
 BATCH_SIZE = 32
-MINUTES = {"ULMFiT": 30.0, "from scratch": 15.0}
+MINUTES = {"ULMFiT": 20.0, "from scratch": 8.0}
 
 
 def prepare(data_file: Path, work: Path) -> tuple[Path, Path]:
@@ -43,7 +43,7 @@ def prepare(data_file: Path, work: Path) -> tuple[Path, Path]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variants", nargs="+", choices=list(MINUTES), default=list(MINUTES))
-    parser.add_argument("--training_minutes", type=float, nargs="+", help="per variant (default: 30 and 15)")
+    parser.add_argument("--training_minutes", type=float, nargs="+", help="per variant (default: 20 and 8)")
     parser.add_argument("--max_seq_length", type=int, default=256)
     parser.add_argument("--lm_dir", type=Path, default=DEFAULT_LM, help="the language model of benchmarks.movie_lm")
     parser.add_argument("--data_file", type=Path, default=SHARED_DATA / "imdb" / "train.jsonl.gz")

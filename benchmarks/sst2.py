@@ -1,7 +1,7 @@
 """SST-2 sentiment: a ULMFiT classifier from the movie-review LM beside a BiLSTM from scratch, dev accuracy.
 
     python -m benchmarks.movie_lm    # first, once: the language model (runs/movie-lm)
-    python -m benchmarks.sst2        # both variants, at most 15 + 10 minutes of training
+    python -m benchmarks.sst2        # both variants, at most 12 + 8 minutes of training
 
 The GLUE layout of `../shared/data/sst2`: 67,349 training phrases, 872 dev sentences (the published score is dev
 accuracy). Model selection never sees the dev set: the first 2,000 training phrases are held out as validation
@@ -21,7 +21,7 @@ from benchmarks.sentiment import DEFAULT_LM, ROOT, SHARED_DATA, run_variant, var
 
 VALIDATION_PHRASES = 2000
 BATCH_SIZE = 64
-MINUTES = {"ULMFiT": 15.0, "from scratch": 10.0}
+MINUTES = {"ULMFiT": 12.0, "from scratch": 8.0}
 
 
 def prepare(data_dir: Path, work: Path) -> tuple[Path, Path, Path]:
@@ -40,7 +40,7 @@ def prepare(data_dir: Path, work: Path) -> tuple[Path, Path, Path]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variants", nargs="+", choices=list(MINUTES), default=list(MINUTES))
-    parser.add_argument("--training_minutes", type=float, nargs="+", help="per variant (default: 15 and 10)")
+    parser.add_argument("--training_minutes", type=float, nargs="+", help="per variant (default: 12 and 8)")
     parser.add_argument("--lm_dir", type=Path, default=DEFAULT_LM, help="the language model of benchmarks.movie_lm")
     parser.add_argument("--data_dir", type=Path, default=SHARED_DATA / "sst2")
     parser.add_argument("--output_root", type=Path, default=Path("runs/sst2-benchmark"))
