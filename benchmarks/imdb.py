@@ -77,7 +77,8 @@ def main(argv: list[str] | None = None) -> None:
         )
         print(f"IMDB {name}: validation accuracy {results[-1]['best_validation_accuracy']:.4f}", flush=True)
         notes = [
-            "Command: `python -m benchmarks.imdb` (after `python -m benchmarks.movie_lm`). Validation: rows 0, 10, "
+            "Command: `THP_MEM_ALLOC_ENABLE=1 OMP_NUM_THREADS=1 python -m benchmarks.imdb` "
+            "(after `benchmarks.movie_lm`). Validation: rows 0, 10, "
             "20, ... of train.jsonl.gz (2,500 reviews, balanced), which also selects the best epoch; training: the "
             f"other 22,500; reviews cut to their first {args.max_seq_length} tokens. Target: validation accuracy "
             ">= 0.93 (BiLSTM from scratch 86-89%; ULMFiT 95.4% test, 94.4% with IMDB-only LM pretraining).",
