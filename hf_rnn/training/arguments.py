@@ -487,7 +487,7 @@ def training_defaults(task: str, given: Mapping[str, object]) -> dict:
         defaults.update(lr_scheduler_type="constant", warmup_steps=0)
     if "bf16" in given and not torch.cuda.is_available():
         # transformers refuses --bf16 without a GPU unless use_cpu says the CPU is meant; bf16 autocast is the
-        # fast path on CPUs with AMX-BF16 (see benchmarks/README.md), so bf16 alone asks for it.
+        # fast path on CPUs with bf16 instructions (AVX512-BF16, AMX; benchmarks/README.md), so bf16 alone asks for it.
         defaults["use_cpu"] = True
     return defaults
 
