@@ -69,6 +69,10 @@ def run_without_hf_rnn(script: str, *args, work, extra_env: dict | None = None) 
         "TRANSFORMERS_OFFLINE": "1",
         "HF_HOME": str(work / "hf_home"),
         "HF_MODULES_CACHE": str(work / "hf_modules"),
+        # As many threads as this process uses now: the tests compare the two bit for bit, and a float sum split
+        # over another number of threads rounds differently (train.py, run in-process by earlier tests, sets one
+        # thread for small models).
+        "OMP_NUM_THREADS": str(torch.get_num_threads()),
         **(extra_env or {}),
     }
     completed = subprocess.run(
