@@ -14,12 +14,11 @@ References: a BiLSTM from scratch 86-89%; ULMFiT 95.4% on the test set (94.4% wi
 for many GPU hours). Target: validation accuracy >= 0.93.
 """
 
-import argparse
 import gzip
 import json
 from pathlib import Path
 
-from benchmarks.sentiment import DEFAULT_LM, ROOT, SHARED_DATA, run_variant, variant_flags, write_report
+from benchmarks.sentiment import SHARED_DATA, argument_parser, run_benchmark
 
 VALIDATION_EVERY = 10
 BATCH_SIZE = 32
@@ -41,21 +40,12 @@ def prepare(data_file: Path, work: Path) -> tuple[Path, Path]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--variants", nargs="+", choices=list(MINUTES), default=list(MINUTES))
-    parser.add_argument("--training_minutes", type=float, nargs="+", help="per variant (default: 20 and 8)")
+    parser = argument_parser(__doc__, "imdb", MINUTES)
     parser.add_argument("--max_seq_length", type=int, default=256)
-    parser.add_argument("--lm_dir", type=Path, default=DEFAULT_LM, help="the language model of benchmarks.movie_lm")
     parser.add_argument("--data_file", type=Path, default=SHARED_DATA / "imdb" / "train.jsonl.gz")
-    parser.add_argument("--output_root", type=Path, default=Path("runs/imdb-benchmark"))
-    parser.add_argument("--results_dir", type=Path, default=ROOT / "benchmarks" / "results")
-    parser.add_argument("--overwrite_output_dir", action="store_true", help="replace an earlier run's folders")
     args = parser.parse_args(argv)
     if not args.data_file.is_file():
         parser.error(f"--data_file {args.data_file} does not exist (the shared corpora live in ../shared/data).")
-    if "ULMFiT" in args.variants and not (args.lm_dir / "config.json").is_file():
-        parser.error(f"--lm_dir {args.lm_dir} holds no model: run `python -m benchmarks.movie_lm` first.")
-    minutes = dict(zip(args.variants, args.training_minutes or [MINUTES[v] for v in args.variants]))
     train, validation = prepare(args.data_file, args.output_root / "data")
     data_flags = {
         "train_file": train,
@@ -67,23 +57,14 @@ def main(argv: list[str] | None = None) -> None:
         "num_train_epochs": 4,
         "early_stopping_patience": 2,
     }
-    results = []
-    for name in args.variants:
-        flags = variant_flags(name, args.lm_dir) | data_flags
-        results.append(
-            run_variant(
-                name, flags, minutes[name], args.output_root / name.replace(" ", "-"), args.overwrite_output_dir
-            )
-        )
-        print(f"IMDB {name}: validation accuracy {results[-1]['best_validation_accuracy']:.4f}", flush=True)
-        notes = [
-            "Command: `THP_MEM_ALLOC_ENABLE=1 OMP_NUM_THREADS=1 python -m benchmarks.imdb` "
-            "(after `benchmarks.movie_lm`). Validation: rows 0, 10, "
-            "20, ... of train.jsonl.gz (2,500 reviews, balanced), which also selects the best epoch; training: the "
-            f"other 22,500; reviews cut to their first {args.max_seq_length} tokens. Target: validation accuracy "
-            ">= 0.93 (BiLSTM from scratch 86-89%; ULMFiT 95.4% test, 94.4% with IMDB-only LM pretraining).",
-        ]
-        write_report("imdb", "IMDB sentiment: validation accuracy", results, notes, args.results_dir)
+    notes = [
+        "Command: `THP_MEM_ALLOC_ENABLE=1 OMP_NUM_THREADS=1 python -m benchmarks.imdb` "
+        "(after `benchmarks.movie_lm`). Validation: rows 0, 10, "
+        "20, ... of train.jsonl.gz (2,500 reviews, balanced), which also selects the best epoch; training: the "
+        f"other 22,500; reviews cut to their first {args.max_seq_length} tokens. Target: validation accuracy "
+        ">= 0.93 (BiLSTM from scratch 86-89%; ULMFiT 95.4% test, 94.4% with IMDB-only LM pretraining).",
+    ]
+    run_benchmark("imdb", "IMDB sentiment: validation accuracy", args, parser, MINUTES, data_flags, notes)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ Every benchmark has two variants, so the table shows what pretraining is worth:
 - "from scratch": a bidirectional LSTM with a word tokenizer trained on the task's own text, nothing pretrained.
 """
 
+import argparse
 import json
 import math
 import shlex
@@ -127,3 +128,32 @@ def write_report(name: str, title: str, results: list[dict], notes: list[str], r
     axis.set_xlabel("training minutes")
     axis.set_ylabel("validation accuracy")
     save_plot(figure, axis, results_dir / f"{name}.png")
+
+
+def argument_parser(description: str, benchmark: str, minutes: dict[str, float]) -> argparse.ArgumentParser:
+    """The flags both sentiment benchmarks take; each adds those of its data."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--variants", nargs="+", choices=list(minutes), default=list(minutes))
+    defaults = " and ".join(f"{value:g}" for value in minutes.values())
+    parser.add_argument("--training_minutes", type=float, nargs="+", help=f"per variant (default: {defaults})")
+    parser.add_argument("--lm_dir", type=Path, default=DEFAULT_LM, help="the language model of benchmarks.movie_lm")
+    parser.add_argument("--output_root", type=Path, default=Path(f"runs/{benchmark}-benchmark"))
+    parser.add_argument("--results_dir", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--overwrite_output_dir", action="store_true", help="replace an earlier run's folders")
+    return parser
+
+
+def run_benchmark(benchmark: str, title: str, args, parser, minutes: dict, data_flags: dict, notes: list[str]) -> None:
+    """Each chosen variant in turn on the task's `data_flags`, the report rewritten after each."""
+    if "ULMFiT" in args.variants and not (args.lm_dir / "config.json").is_file():
+        parser.error(f"--lm_dir {args.lm_dir} holds no model: run `python -m benchmarks.movie_lm` first.")
+    budgets = dict(zip(args.variants, args.training_minutes or [minutes[v] for v in args.variants]))
+    results = []
+    for name, budget in budgets.items():
+        flags = variant_flags(name, args.lm_dir) | data_flags
+        output_dir = args.output_root / name.replace(" ", "-")
+        results.append(run_variant(name, flags, budget, output_dir, args.overwrite_output_dir))
+        test = results[-1]["test"].get("test_accuracy")
+        print(f"{title}, {name}: validation accuracy {results[-1]['best_validation_accuracy']:.4f}"
+              + (f", test accuracy {test:.4f}" if test is not None else ""), flush=True)  # fmt: skip
+        write_report(benchmark, title, results, notes, args.results_dir)

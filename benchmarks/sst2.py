@@ -13,11 +13,10 @@ References: Tai et al. (2015) 2-layer LSTM 86.3 (with pretrained word vectors); 
 128 + LSTM 128, one epoch) 0.8245 on this machine. Target: dev accuracy >= 0.86.
 """
 
-import argparse
 import csv
 from pathlib import Path
 
-from benchmarks.sentiment import DEFAULT_LM, ROOT, SHARED_DATA, run_variant, variant_flags, write_report
+from benchmarks.sentiment import SHARED_DATA, argument_parser, run_benchmark
 
 VALIDATION_PHRASES = 2000
 BATCH_SIZE = 64
@@ -38,20 +37,11 @@ def prepare(data_dir: Path, work: Path) -> tuple[Path, Path, Path]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--variants", nargs="+", choices=list(MINUTES), default=list(MINUTES))
-    parser.add_argument("--training_minutes", type=float, nargs="+", help="per variant (default: 12 and 8)")
-    parser.add_argument("--lm_dir", type=Path, default=DEFAULT_LM, help="the language model of benchmarks.movie_lm")
+    parser = argument_parser(__doc__, "sst2", MINUTES)
     parser.add_argument("--data_dir", type=Path, default=SHARED_DATA / "sst2")
-    parser.add_argument("--output_root", type=Path, default=Path("runs/sst2-benchmark"))
-    parser.add_argument("--results_dir", type=Path, default=ROOT / "benchmarks" / "results")
-    parser.add_argument("--overwrite_output_dir", action="store_true", help="replace an earlier run's folders")
     args = parser.parse_args(argv)
     if not (args.data_dir / "train.tsv").is_file():
         parser.error(f"--data_dir {args.data_dir}: no train.tsv there (the shared corpora live in ../shared/data).")
-    if "ULMFiT" in args.variants and not (args.lm_dir / "config.json").is_file():
-        parser.error(f"--lm_dir {args.lm_dir} holds no model: run `python -m benchmarks.movie_lm` first.")
-    minutes = dict(zip(args.variants, args.training_minutes or [MINUTES[v] for v in args.variants]))
     train, validation, dev = prepare(args.data_dir, args.output_root / "data")
     data_flags = {
         "train_file": train,
@@ -62,25 +52,16 @@ def main(argv: list[str] | None = None) -> None:
         "num_train_epochs": 6,
         "early_stopping_patience": 2,
     }
-    results = []
-    for name in args.variants:
-        flags = variant_flags(name, args.lm_dir) | data_flags
-        results.append(
-            run_variant(
-                name, flags, minutes[name], args.output_root / name.replace(" ", "-"), args.overwrite_output_dir
-            )
-        )
-        print(f"SST-2 {name}: dev accuracy {results[-1]['test'].get('test_accuracy')}", flush=True)
-        notes = [
-            "Command: `THP_MEM_ALLOC_ENABLE=1 OMP_NUM_THREADS=1 python -m benchmarks.sst2` "
-            "(after `benchmarks.movie_lm`). Validation: the first "
-            f"{VALIDATION_PHRASES:,} phrases of train.tsv (model selection); test accuracy: GLUE's dev.tsv (872 "
-            "sentences), scored once with the selected model. SST-2's training phrases are the nodes of each "
-            "sentence's parse tree, so held-out phrases share words and sub-phrases with training ones: validation "
-            "accuracy runs high, and dev accuracy is the figure. Target: dev accuracy >= 0.86 (Tai et al. 2015: "
-            "86.3 with pretrained vectors; the Keras recipe 0.8245 here).",
-        ]
-        write_report("sst2", "SST-2 sentiment: dev accuracy", results, notes, args.results_dir)
+    notes = [
+        "Command: `THP_MEM_ALLOC_ENABLE=1 OMP_NUM_THREADS=1 python -m benchmarks.sst2` "
+        "(after `benchmarks.movie_lm`). Validation: the first "
+        f"{VALIDATION_PHRASES:,} phrases of train.tsv (model selection); test accuracy: GLUE's dev.tsv (872 "
+        "sentences), scored once with the selected model. SST-2's training phrases are the nodes of each "
+        "sentence's parse tree, so held-out phrases share words and sub-phrases with training ones: validation "
+        "accuracy runs high, and dev accuracy is the figure. Target: dev accuracy >= 0.86 (Tai et al. 2015: "
+        "86.3 with pretrained vectors; the Keras recipe 0.8245 here).",
+    ]
+    run_benchmark("sst2", "SST-2 sentiment: dev accuracy", args, parser, MINUTES, data_flags, notes)
 
 
 if __name__ == "__main__":
