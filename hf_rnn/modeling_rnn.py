@@ -185,6 +185,48 @@ def real_tokens_first(attention_mask: torch.Tensor) -> torch.Tensor:
     return torch.sort(is_pad, dim=1, stable=True).indices
 
 
+# `length_groups`: rows are split into groups at multiples of this many rows (sorted by length), and a group costs
+# its longest length times (its rows + GROUP_STEP_COST_ROWS): a kernel step's fixed cost, in rows' worth of work.
+GROUP_BLOCK_ROWS = 8
+GROUP_STEP_COST_ROWS = 8
+
+
+def length_groups(lengths: torch.Tensor) -> tuple[list[tuple[torch.Tensor | None, int]], torch.Tensor | None]:
+    """
+    Rows of similar lengths grouped, so that each group runs the fused kernel only up to its own longest row.
+
+    `lengths`: `(batch,)` on the host. Returns `[(rows, length), ...]`, each group's row indices (in ascending order;
+    None for the whole batch in one group) and its longest length (at least 1), and the permutation that puts the
+    groups' concatenated rows back in batch order (None with one group). The split points, at multiples of
+    `GROUP_BLOCK_ROWS` of the rows sorted by length, minimise the modelled cost (a small dynamic program).
+    """
+    batch = lengths.numel()
+    ranked = torch.sort(lengths.clamp(min=1), descending=True, stable=True)
+    longest = ranked.values.tolist()
+    cuts = list(range(0, batch, GROUP_BLOCK_ROWS)) + [batch]
+    # best[j]: cheapest cost of the first cuts[j] sorted rows, each group starting at a cut.
+    best, start_of = [0] + [float("inf")] * (len(cuts) - 1), [0] * len(cuts)
+    for j in range(1, len(cuts)):
+        for i in range(j):
+            cost = best[i] + longest[cuts[i]] * (cuts[j] - cuts[i] + GROUP_STEP_COST_ROWS)
+            if cost < best[j]:
+                best[j], start_of[j] = cost, i
+    bounds, j = [], len(cuts) - 1
+    while j > 0:
+        bounds.append((cuts[start_of[j]], cuts[j]))
+        j = start_of[j]
+    if len(bounds) == 1:
+        return [(None, longest[0])], None
+    groups = [(ranked.indices[a:b].sort().values, longest[a]) for a, b in reversed(bounds)]
+    order = torch.cat([rows for rows, _ in groups])
+    return groups, torch.empty_like(order).scatter_(0, order, torch.arange(batch))
+
+
+def reverse_rows(sequence: torch.Tensor, reversal: torch.Tensor) -> torch.Tensor:
+    """`(batch, time, features)` with each row's tokens reversed in place (`PaddingLayout.reversal`)."""
+    return sequence.gather(1, reversal.expand(-1, -1, sequence.size(-1)))
+
+
 def map_packed(fn, sequence: torch.Tensor | PackedSequence) -> torch.Tensor | PackedSequence:
     """Apply an elementwise `fn` to a padded tensor or to the data of a `PackedSequence`."""
     if isinstance(sequence, PackedSequence):
@@ -212,15 +254,24 @@ class PaddingLayout:
     - rows that all hold the same number of tokens in the same columns (equal lengths, left or right padded): the
       plain tensor cut to those columns, its outputs padded back with zeros;
     - right padding (each row's tokens first): packed as it is, `pack_padded_sequence`'s own layout;
-    - any other padding (left, mixed, holes): each row's tokens gathered to its front, packed, scattered back.
+    - any other padding (left, mixed, holes): each row's tokens gathered to its front, packed, scattered back;
+    - on the CPU when no final state is needed (`needs_state=False`: no cache), instead of packing: each row's tokens
+      gathered to its front as above, then the plain padded tensor (`runs_aligned`). torch runs a `PackedSequence`
+      through its own step-by-step loop on the CPU, oneDNN's fused kernel only on a plain tensor, which is faster
+      even over the padding (benchmarks/README). Padding after a row's tokens never reaches their outputs; the
+      backward direction reads each row reversed in place (`reversal`), so its padding comes last as well. The
+      rows run in `groups` of similar lengths, each cut to its longest row (`length_groups`), so that short rows
+      do not run over a long row's padding. The final states would be read after the padding, hence a cache keeps
+      the packed path.
     While exporting nothing is packed (packing has data-dependent sizes): `step_mask` goes to the layers, whose
     traced loop (`scan_layer`) skips padding steps itself.
     """
 
-    def __init__(self, attention_mask: torch.Tensor | None, time_steps: int):
+    def __init__(self, attention_mask: torch.Tensor | None, time_steps: int, needs_state: bool = True):
         self.time_steps = time_steps
         self.step_mask = attention_mask.bool() if attention_mask is not None and is_exporting() else None
         self.is_packed = False
+        self.runs_aligned = False
         self.columns = None  # (first, end): the one block of columns every row's tokens fill
         self.order = None  # the realignment gather index, for padding that is not right padding
         self.has_empty_rows = False
@@ -244,6 +295,16 @@ class PaddingLayout:
             if right_padded or left_padded:
                 self.columns = (0, shortest) if right_padded else (time_steps - shortest, time_steps)
                 return
+        if not right_padded:
+            self.order = real_tokens_first(attention_mask).unsqueeze(-1)
+        if not needs_state and mask.device.type == "cpu":
+            self.runs_aligned = True
+            self.groups, self.group_order = length_groups(lengths)
+            lengths = lengths.to(mask.device)[:, None]
+            self.is_token = positions < lengths  # (batch, time) in the aligned layout
+            # Each row's tokens reversed in place, padding left where it is: the index is its own inverse.
+            self.reversal = torch.where(self.is_token, lengths - 1 - positions, positions).unsqueeze(-1)
+            return
         self.is_packed = True
         # A row with no token still needs one step for packing; its output and state are discarded below.
         self.lengths = lengths.clamp(min=1)
@@ -252,17 +313,17 @@ class PaddingLayout:
         self.has_empty_rows = shortest == 0
         if self.has_empty_rows:
             self.empty_rows = (lengths == 0).to(mask.device)
-        if not right_padded:
-            self.order = real_tokens_first(attention_mask).unsqueeze(-1)
 
     def pack(self, inputs: torch.Tensor) -> torch.Tensor | PackedSequence:
         """`(batch, time, features)` -> the kernel's input."""
         if self.columns is not None:
             return inputs[:, self.columns[0] : self.columns[1]]
-        if not self.is_packed:
+        if not (self.is_packed or self.runs_aligned):
             return inputs
         if self.order is not None:
             inputs = inputs.gather(1, self.order.expand(-1, -1, inputs.size(-1)))
+        if self.runs_aligned:
+            return inputs
         return pack_padded_sequence(inputs, self.lengths, batch_first=True, enforce_sorted=self.sorted)
 
     def unpack(self, outputs: torch.Tensor | PackedSequence) -> torch.Tensor:
@@ -270,9 +331,12 @@ class PaddingLayout:
         if self.columns is not None:
             first, end = self.columns
             return F.pad(outputs, (0, 0, first, self.time_steps - end))
-        if not self.is_packed:
+        if self.runs_aligned:
+            aligned = outputs.masked_fill(~self.is_token.unsqueeze(-1), 0.0)
+        elif not self.is_packed:
             return outputs
-        aligned, _ = pad_packed_sequence(outputs, batch_first=True, total_length=self.time_steps)
+        else:
+            aligned, _ = pad_packed_sequence(outputs, batch_first=True, total_length=self.time_steps)
         if self.order is not None:
             index = self.order.expand(-1, -1, aligned.size(-1))
             aligned = aligned.new_empty(aligned.shape).scatter_(1, index, aligned)
@@ -370,16 +434,19 @@ class RNNStack(nn.Module):
         """
         if cache is not None and check_cache:
             self.check_cache(cache, inputs.size(0))
-        layout = PaddingLayout(attention_mask, inputs.size(1))
+        layout = PaddingLayout(attention_mask, inputs.size(1), needs_state=cache is not None)
         sequence = layout.pack(inputs)
         all_hidden_states = (inputs,) if output_hidden_states else None
         for index, layer in enumerate(self.layers):
             if index > 0:
                 sequence = self.layer_dropout(sequence)
-            initial_state = cache.get_layer_state(index) if cache is not None else None
-            sequence, final_state = self.run_layer(layer, sequence, initial_state, layout.step_mask)
-            if cache is not None:
-                cache.set_layer_state(index, layout.keep_state_of_empty_rows(final_state, initial_state))
+            if layout.runs_aligned:  # no cache on this layout
+                sequence = self.run_layer_aligned(layer, sequence, layout)
+            else:
+                initial_state = cache.get_layer_state(index) if cache is not None else None
+                sequence, final_state = self.run_layer(layer, sequence, initial_state, layout.step_mask)
+                if cache is not None:
+                    cache.set_layer_state(index, layout.keep_state_of_empty_rows(final_state, initial_state))
             if output_hidden_states:
                 all_hidden_states += (layout.unpack(sequence),)
         outputs = all_hidden_states[-1] if output_hidden_states else layout.unpack(sequence)
@@ -420,6 +487,40 @@ class RNNStack(nn.Module):
                     f"this model needs ({batch_size}, {directions}, {size}); pass a cache that this model returned."
                 )
 
+    def run_layer_aligned(self, layer: nn.RNNBase, sequence: torch.Tensor, layout: PaddingLayout) -> torch.Tensor:
+        """
+        One layer on the aligned layout (`PaddingLayout.runs_aligned`), `(batch, time, features)` in and out: per
+        length group and direction one fused call from a zero state, the backward direction over each row reversed in
+        place, so that both read a row's tokens before its padding. Outputs at padding are left as they come.
+        """
+        weights = self.layer_weights(layer)
+        outputs = []
+        for rows, length in layout.groups:
+            part = sequence[:, :length] if rows is None else sequence[rows, :length]
+            output = run_one_direction(layer, weights, "_l0", part)
+            if layer.bidirectional:
+                reversal = layout.reversal[:, :length] if rows is None else layout.reversal[rows, :length]
+                backward = run_one_direction(layer, weights, "_l0_reverse", reverse_rows(part, reversal))
+                output = torch.cat([output, reverse_rows(backward, reversal)], dim=-1)
+            outputs.append(F.pad(output, (0, 0, 0, sequence.size(1) - length)))
+        if layout.group_order is None:
+            return outputs[0]
+        return torch.cat(outputs).index_select(0, layout.group_order.to(sequence.device))
+
+    def layer_weights(self, layer: nn.RNNBase) -> dict[str, torch.Tensor]:
+        """The layer's parameters by name; in training with `weight_drop`, hidden-to-hidden ones DropConnect-ed."""
+        weights = dict(layer.named_parameters())
+        if self.training and self.weight_drop > 0:
+            # The dropped copies stand in for the parameters during this one call (AWD-LSTM's WeightDrop without its
+            # renamed `_raw` parameters): the fused kernel runs on them, gradients reach the raw weights, and the
+            # parameter names, hence state_dict keys and saved checkpoints, stay those of a plain layer.
+            weights |= {
+                name: F.dropout(weight, self.weight_drop)
+                for name, weight in weights.items()
+                if name.startswith("weight_hh")
+            }
+        return weights
+
     def run_layer(
         self,
         layer: nn.RNNBase,
@@ -431,22 +532,29 @@ class RNNStack(nn.Module):
         One fused layer call (while exporting, `scan_layer`, which skips the steps where `step_mask` is False); in
         training with `weight_drop`, on DropConnect-ed hidden-to-hidden weights.
         """
-        dropping = self.training and self.weight_drop > 0
-        if not (dropping or is_exporting()):
+        if not (self.training and self.weight_drop > 0 or is_exporting()):
             return layer(sequence, initial_state)
-        weights = dict(layer.named_parameters())
-        if dropping:
-            # The dropped copies stand in for the parameters during this one call (AWD-LSTM's WeightDrop without its
-            # renamed `_raw` parameters): the fused kernel runs on them, gradients reach the raw weights, and the
-            # parameter names, hence state_dict keys and saved checkpoints, stay those of a plain layer.
-            weights |= {
-                name: F.dropout(weight, self.weight_drop)
-                for name, weight in weights.items()
-                if name.startswith("weight_hh")
-            }
+        weights = self.layer_weights(layer)
         if is_exporting():
             return scan_layer(layer, weights, sequence, initial_state, step_mask)
         return functional_call(layer, weights, (sequence, initial_state))
+
+
+# torch's fused multi-layer functions, which `nn.LSTM`, `nn.GRU` and `nn.RNN` call, by `nn.RNNBase.mode`.
+FUSED_FUNCTIONS = {"LSTM": torch.lstm, "GRU": torch.gru, "RNN_TANH": torch.rnn_tanh, "RNN_RELU": torch.rnn_relu}
+
+
+def run_one_direction(layer: nn.RNNBase, weights: dict[str, torch.Tensor], suffix: str, inputs: torch.Tensor):
+    """
+    The fused kernel on one direction of `layer` (`suffix` "_l0" or "_l0_reverse"), from a zero state, over
+    `(batch, time, input_size)`: what `layer` computes for that direction, as a unidirectional layer.
+    """
+    names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if layer.bias else [])
+    names += ["weight_hr"] if layer.proj_size else []
+    params = [weights[name + suffix] for name in names]
+    h0 = inputs.new_zeros(1, inputs.size(0), layer.proj_size or layer.hidden_size)
+    hx = (h0, inputs.new_zeros(1, inputs.size(0), layer.hidden_size)) if layer.mode == "LSTM" else h0
+    return FUSED_FUNCTIONS[layer.mode](inputs, hx, params, layer.bias, 1, 0.0, layer.training, False, True)[0]
 
 
 def scan_layer(

@@ -15,7 +15,7 @@ from hf_rnn import (
     RNNModel,
     output_state,
 )
-from hf_rnn.modeling_rnn import PaddingLayout
+from hf_rnn.modeling_rnn import PaddingLayout, length_groups
 
 TOLERANCE = 1e-5
 
@@ -156,6 +156,8 @@ LAYOUTS = {
 def layout_kind(layout: PaddingLayout) -> str:
     if layout.columns is not None:
         return "columns"
+    if layout.runs_aligned:
+        return "aligned"
     if not layout.is_packed:
         return "plain"
     return "packed" if layout.order is None else "realigned"
@@ -172,6 +174,95 @@ def test_every_padding_layout_gives_each_row_its_result_alone(cell, name, bidire
         padded = model(input_ids, attention_mask=mask, use_cache=True, output_hidden_states=True)
         assert torch.all(padded.last_hidden_state[mask == 0] == 0)
         assert_each_row_is_its_result_alone(model, padded, batch, spans)
+
+
+VARYING_LENGTHS = [name for name, (_, _, kind) in LAYOUTS.items() if kind in ("packed", "realigned")]
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("name", VARYING_LENGTHS)
+def test_without_a_state_varying_lengths_run_aligned_and_give_each_row_its_result_alone(cell, name, bidirectional):
+    """No cache asked for: the padded tensor runs through the fused kernel (no packing), each row still exact."""
+    batch, extra, _ = LAYOUTS[name]
+    input_ids, mask, spans = pad_batch(batch, extra_padding=extra)
+    # An all-padding row beside them outputs zeros.
+    input_ids, mask = torch.cat([input_ids, input_ids[:1]]), torch.cat([mask, torch.zeros_like(mask[:1])])
+    assert layout_kind(PaddingLayout(mask, mask.size(1), needs_state=False)) == "aligned"
+    model = model_for(RNNModel, cell, bidirectional=bidirectional)
+    with torch.no_grad():
+        padded = model(input_ids, attention_mask=mask, use_cache=False, output_hidden_states=True)
+        assert torch.all(padded.last_hidden_state[mask == 0] == 0)
+        for row, (ids, _) in enumerate(batch):
+            alone = model(torch.tensor([ids]), use_cache=False, output_hidden_states=True)
+            for layer in range(1, model.config.num_hidden_layers + 1):
+                torch.testing.assert_close(padded.hidden_states[layer][row, spans[row]], alone.hidden_states[layer][0])
+
+
+def test_length_groups_partition_the_rows_and_cut_each_group_to_its_longest_row():
+    lengths = torch.tensor([3, 40, 0, 7, 38, 2, 5, 39, 1, 36, 4, 6, 41, 3, 37, 2, 35, 40, 5, 1])
+    groups, order = length_groups(lengths)
+    assert len(groups) > 1  # the long and the short rows apart
+    rows = torch.cat([group_rows for group_rows, _ in groups])
+    assert sorted(rows.tolist()) == list(range(len(lengths)))
+    assert torch.equal(rows[order], torch.arange(len(lengths)))
+    for group_rows, length in groups:
+        assert length == max(1, int(lengths[group_rows].max()))
+        assert torch.equal(group_rows, group_rows.sort().values)
+    assert length_groups(torch.tensor([5, 3, 4])) == ([(None, 5)], None)
+
+
+def long_and_short_rows():
+    """20 rows, long ones (25-30 tokens) among short ones (1-4), padded on either side: several length groups."""
+    generator = torch.Generator().manual_seed(0)
+    lengths = [1, 2, 30, 3, 28, 2, 1, 29, 4, 27, 3, 2, 30, 1, 26, 2, 25, 3, 1, 2]
+    return [
+        (torch.randint(1, VOCAB_SIZE, (n,), generator=generator).tolist(), "left" if i % 3 == 0 else "right")
+        for i, n in enumerate(lengths)
+    ]
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_a_batch_run_in_length_groups_gives_each_row_its_result_alone(cell, bidirectional):
+    batch = long_and_short_rows()
+    input_ids, mask, spans = pad_batch(batch, extra_padding=2)
+    layout = PaddingLayout(mask, mask.size(1), needs_state=False)
+    assert layout.runs_aligned and len(layout.groups) > 1
+    model = model_for(RNNModel, cell, bidirectional=bidirectional)
+    with torch.no_grad():
+        padded = model(input_ids, attention_mask=mask, use_cache=False, output_hidden_states=True)
+        assert torch.all(padded.last_hidden_state[mask == 0] == 0)
+        for row, (ids, _) in enumerate(batch):
+            alone = model(torch.tensor([ids]), use_cache=False, output_hidden_states=True)
+            for layer in range(1, model.config.num_hidden_layers + 1):
+                torch.testing.assert_close(padded.hidden_states[layer][row, spans[row]], alone.hidden_states[layer][0])
+
+
+@pytest.mark.parametrize("rows", ["one group", "length groups"])
+@pytest.mark.parametrize("pooling", POOLING_TYPES)
+def test_padding_does_not_change_a_bidirectional_classifiers_gradients(cell, pooling, rows):
+    """Training on the aligned layout: the padded batch's summed loss has the gradients of its rows run alone."""
+    if rows == "one group":
+        batch = [([5, 6, 7, 8], "right"), ([9, 10], "left"), ([11, 12, 13], "right")]
+    else:
+        batch = long_and_short_rows()
+    labels = torch.arange(len(batch)) % 3
+    model = model_for(
+        RNNForSequenceClassification, cell, bidirectional=True, num_labels=3, classifier_pooling=pooling
+    ).train()
+    input_ids, mask, _ = pad_batch(batch, extra_padding=2)
+
+    def gradients(loss):
+        model.zero_grad()
+        loss.backward()
+        return {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+
+    padded = gradients(model(input_ids, attention_mask=mask, labels=labels).loss * len(batch))
+    losses = [model(torch.tensor([ids]), labels=labels[i : i + 1]).loss for i, (ids, _) in enumerate(batch)]
+    alone = gradients(sum(losses))
+    model.eval()
+    assert padded.keys() == alone.keys()
+    for name in padded:
+        torch.testing.assert_close(padded[name], alone[name], atol=TOLERANCE, rtol=0)
 
 
 @pytest.mark.parametrize("side", ["left", "right"])

@@ -4,7 +4,7 @@ import pytest
 import torch
 from helpers import VOCAB_SIZE, seeded, tiny_config
 from torch.nn import functional as F
-from torch.nn.utils.rnn import pad_packed_sequence
+from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from hf_rnn import CELL_TYPES, RNNConfig, RNNForCausalLM, RNNModel
 
@@ -183,15 +183,20 @@ def test_word_dropout_drops_a_word_type_everywhere_and_scales_the_rest():
     assert sorted(scale[..., 0].unique().tolist()) == [0.0, 1 / (1 - p)]
 
 
-def capture_layer_inputs(model, layer_index):
+def capture_layer_inputs(model):
+    """The inputs of the layers above the first: what the dropout between layers returns."""
     captured = []
-    model.model.rnn.layers[layer_index].register_forward_pre_hook(lambda module, args: captured.append(args[0]))
+    model.model.rnn.layer_dropout.register_forward_hook(lambda module, args, output: captured.append(output))
     return captured
 
 
-@pytest.mark.parametrize("padded", [False, True], ids=["plain-tensor", "packed"])
-def test_locked_dropout_shares_one_mask_per_sequence_across_time(padded):
-    """Embedding, layer and output dropout: a feature is dropped at every time step of a row or at none."""
+@pytest.mark.parametrize("layout", ["plain-tensor", "aligned", "packed"])
+def test_locked_dropout_shares_one_mask_per_sequence_across_time(layout):
+    """
+    Embedding, layer and output dropout: a feature is dropped at every time step of a row or at none, on each layer
+    input layout: no padding, padding run as a padded tensor (no state asked for), packed (a state asked for).
+    """
+    padded = layout != "plain-tensor"
     p = 0.5
     plain, regularized = twins(
         "gru", base={"embedding_dropout": p, "layer_dropout": p, "output_dropout": p}, locked_dropout=True
@@ -199,10 +204,14 @@ def test_locked_dropout_shares_one_mask_per_sequence_across_time(padded):
     input_ids = torch.tensor([[4, 5, 6, 7, 8], [9, 10, 11, 12, 13], [14, 15, 16, 17, 18]])
     # Right padding only, so that the packed layer input unpacks to the input's positions.
     mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 1, 1, 1, 0]]) if padded else None
-    layer_inputs, head_inputs = capture_layer_inputs(regularized, 1), lm_head_inputs(regularized)
-    output = training_forward(regularized, 0, input_ids=input_ids, attention_mask=mask, output_hidden_states=True)
+    layer_inputs, head_inputs = capture_layer_inputs(regularized), lm_head_inputs(regularized)
+    output = training_forward(
+        regularized, 0, input_ids=input_ids, attention_mask=mask, output_hidden_states=True,
+        use_cache=layout == "packed",
+    )
     layer_input = layer_inputs[0]
-    if padded:
+    assert isinstance(layer_input, PackedSequence) == (layout == "packed")
+    if layout == "packed":
         layer_input, _ = pad_packed_sequence(layer_input, batch_first=True, total_length=input_ids.size(1))
     real = torch.ones_like(input_ids, dtype=torch.bool) if mask is None else mask.bool()
     undropped = (plain.model.embed_tokens(input_ids), output.hidden_states[1], output.hidden_states[-1])
