@@ -298,3 +298,53 @@ def test_a_direct_forward_after_generate_still_checks_its_input():
         state = output_state(out)
         with pytest.raises(ValueError, match="outside the vocabulary"):
             model(torch.tensor([[10_000]]), cache=state)
+
+
+# generate()'s CPU decode steps run torch's cell equations on transposed copies of the weights (DecodeWeights).
+DECODE_SHAPES = {
+    "lstm": {"cell": "lstm"},
+    "lstm with projection": {"cell": "lstm", "hidden_size": 16, "proj_size": 12},
+    "gru": {"cell": "gru"},
+    "rnn_tanh": {"cell": "rnn_tanh"},
+    "rnn_relu": {"cell": "rnn_relu"},
+}
+
+
+@pytest.mark.parametrize("shape", list(DECODE_SHAPES))
+def test_decode_steps_on_transposed_weights_equal_the_forward(shape):
+    overrides = dict(DECODE_SHAPES[shape])
+    model = lm(overrides.pop("cell"), **overrides)
+    ids = torch.tensor([[4, 8, 15, 16, 23, 35], [3, 1, 4, 1, 5, 9]])
+    with torch.no_grad():
+        full = model(ids).logits
+        state = output_state(model(ids[:, :2], use_cache=True))
+        steps = []
+        for t in range(2, ids.shape[1]):
+            state.next_step_is_generated = True  # as generate() marks its decode steps
+            steps.append(model(ids[:, t : t + 1], cache=state).logits)
+    assert "_decode_weights" in model.__dict__  # the steps took the transposed weights
+    torch.testing.assert_close(torch.cat(steps, dim=1), full[:, 2:], atol=1e-6, rtol=0)
+    assert state.get_seq_length() == ids.shape[1]
+
+
+def test_decode_weights_follow_a_change_of_the_weights(cell):
+    model = lm(cell)
+    prompt = torch.tensor([[5, 9, 2, 17, 30]])
+    with torch.no_grad():
+        before = model.generate(prompt, max_new_tokens=NEW_TOKENS, do_sample=False)
+        torch.manual_seed(7)
+        for parameter in model.parameters():  # in place, as an optimizer step
+            parameter.copy_(torch.randn_like(parameter))
+        after = model.generate(prompt, max_new_tokens=NEW_TOKENS, do_sample=False)
+        assert torch.equal(after, greedy_by_recomputation(model, prompt, NEW_TOKENS))
+        model.load_state_dict(lm(cell).state_dict())
+        assert torch.equal(model.generate(prompt, max_new_tokens=NEW_TOKENS, do_sample=False), before)
+    assert not torch.equal(before, after)
+
+
+def test_decode_steps_with_gradients_on_take_the_forward():
+    model = lm("gru")
+    state = output_state(model(torch.tensor([[3, 4]]), use_cache=True))
+    state.next_step_is_generated = True
+    logits = model(torch.tensor([[5]]), cache=state).logits
+    assert logits.requires_grad and "_decode_weights" not in model.__dict__
