@@ -16,13 +16,13 @@ Writes `<results_dir>/etth1.json`, `etth1.md` (the table) and `etth1.png` (one t
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from transformers import (  # noqa: E402
     EarlyStoppingCallback,
+    EvalPrediction,
     PatchTSTConfig,
     PatchTSTForPrediction,
     Trainer,
@@ -133,17 +133,78 @@ def mse_and_mae(prediction) -> dict[str, float]:
 SPLITS = {"train": (0, TRAIN_END), "validation": (TRAIN_END, VALIDATION_END), "test": (VALIDATION_END, TEST_END)}
 
 
-def run(name: str, horizon: int, values: np.ndarray, args, work: Path, overrides: dict, label: str = "") -> dict:
-    """Train one model for one horizon on the normalised `values` `(time, channels)`; test it once."""
-    set_seed(args.seed)
-    model_fields, training = recipe(name, overrides)
-    model = build_model(name, horizon, values.shape[1], model_fields)
+def run(
+    name: str, horizon: int, values: np.ndarray, args, work: Path, overrides: dict, label: str = "", members: int = 1
+) -> dict:
+    """
+    Train `name` for one horizon on the normalised `values` `(time, channels)` and test it once. With `members` > 1
+    (hf_rnn's `--ensemble`), that many models from seeds `args.seed`, `args.seed + 1`, ... share the time budget,
+    each keeps its own best validation epoch, and their point forecasts are averaged (validation and test alike).
+    """
     windows = {split: ForecastWindows(values, LOOKBACK, horizon, start, end) for split, (start, end) in SPLITS.items()}
-    budget = TrainingTimeBudget(args.training_minutes * 60)
+    suffix = f"{label and '-ablation'}{'-ensemble' if members > 1 else ''}"
+    trained = [
+        train_one(name, horizon, windows, args, work / f"{name}-{horizon}{suffix}" / f"member-{i}", overrides,
+                  seed=args.seed + i, minutes=args.training_minutes / members)
+        for i in range(members)
+    ]
+    scores = {}
+    for split in ("validation", "test"):
+        predictions = [trainer.predict(windows[split]) for trainer, _, _ in trained]
+        forecast = np.mean([prediction.predictions for prediction in predictions], axis=0)
+        scores[split] = mse_and_mae(EvalPrediction(predictions=forecast, label_ids=predictions[0].label_ids))
+    shown = windows["test"][len(windows["test"]) // 2]
+    with torch.no_grad():
+        forecasts = []
+        for _, model, _ in trained:
+            model.eval()
+            forecasts.append(point_forecast(model(past_values=shown["past_values"][None]).to_tuple(), None)[0])
+        shown_forecast = torch.stack(forecasts).mean(0)
+    budgets = [budget for _, _, budget in trained]
+    best = [min(budget.evaluations, key=lambda e: e["mse"]) for budget in budgets]
+    return {
+        "model": name,
+        "variant": label,
+        "overrides": overrides,
+        "horizon": horizon,
+        "members": members,
+        "test_mse": scores["test"]["mse"],
+        "test_mae": scores["test"]["mae"],
+        "test_windows": len(windows["test"]),
+        "best_validation_mse": scores["validation"]["mse"],
+        "best_epoch": one_or_list([b["epoch"] for b in best]),
+        "epochs": one_or_list([budget.evaluations[-1]["epoch"] for budget in budgets]),
+        "training_minutes": sum(budget.training_seconds for budget in budgets) / 60,
+        "parameters": sum(sum(p.numel() for p in model.parameters()) for _, model, _ in trained),
+        "curve": budgets[0].evaluations,
+        "shown_window": {
+            "past": shown["past_values"][:, -1].tolist(),
+            "future": shown["future_values"][:, -1].tolist(),
+            "forecast": shown_forecast[:, -1].tolist(),
+        },
+    }
+
+
+def one_or_list(values: list):
+    return values[0] if len(values) == 1 else values
+
+
+def epochs_text(value) -> str:
+    """An epoch count, or an ensemble's counts one per member."""
+    return ", ".join(f"{e:.0f}" for e in (value if isinstance(value, list) else [value]))
+
+
+def train_one(name: str, horizon: int, windows: dict, args, output_dir: Path, overrides: dict, seed: int,
+              minutes: float) -> tuple[Trainer, torch.nn.Module, TrainingTimeBudget]:
+    """One model trained on `windows["train"]` within `minutes`, its best validation epoch loaded."""
+    set_seed(seed)
+    model_fields, training = recipe(name, overrides)
+    model = build_model(name, horizon, windows["train"].values.shape[1], model_fields)
+    budget = TrainingTimeBudget(minutes * 60)
     trainer = Trainer(
         model=model,
         args=TrainingArguments(
-            output_dir=str(work / f"{name}-{horizon}{label and '-ablation'}"),
+            output_dir=str(output_dir),
             per_device_eval_batch_size=512,
             eval_strategy="epoch",
             save_strategy="epoch",
@@ -157,7 +218,7 @@ def run(name: str, horizon: int, values: np.ndarray, args, work: Path, overrides
             use_cpu=True,
             dataloader_pin_memory=False,
             disable_tqdm=True,
-            seed=args.seed,
+            seed=seed,
             **({"num_train_epochs": args.max_epochs} | training),
         ),
         train_dataset=windows["train"],
@@ -166,36 +227,8 @@ def run(name: str, horizon: int, values: np.ndarray, args, work: Path, overrides
         preprocess_logits_for_metrics=point_forecast,
         callbacks=[budget, EarlyStoppingCallback(early_stopping_patience=args.patience)],
     )
-    started = time.perf_counter()
     trainer.train()
-    wall_minutes = (time.perf_counter() - started) / 60
-    test = trainer.predict(windows["test"], metric_key_prefix="test")
-    best = min(budget.evaluations, key=lambda e: e["mse"])
-    shown = windows["test"][len(windows["test"]) // 2]
-    with torch.no_grad():
-        model.eval()
-        shown_forecast = point_forecast(model(past_values=shown["past_values"][None]).to_tuple(), None)[0]
-    return {
-        "model": name,
-        "variant": label,
-        "overrides": overrides,
-        "horizon": horizon,
-        "test_mse": test.metrics["test_mse"],
-        "test_mae": test.metrics["test_mae"],
-        "test_windows": len(windows["test"]),
-        "best_validation_mse": best["mse"],
-        "best_epoch": best["epoch"],
-        "epochs": budget.evaluations[-1]["epoch"],
-        "training_minutes": budget.training_seconds / 60,
-        "wall_minutes": wall_minutes,
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "curve": budget.evaluations,
-        "shown_window": {
-            "past": shown["past_values"][:, -1].tolist(),
-            "future": shown["future_values"][:, -1].tolist(),
-            "forecast": shown_forecast[:, -1].tolist(),
-        },
-    }
+    return trainer, model, budget
 
 
 def write_report(results: list[dict], args, results_dir: Path) -> None:
@@ -223,8 +256,10 @@ def write_report(results: list[dict], args, results_dir: Path) -> None:
     lines += ["", "| model | horizon | parameters | epochs run | best validation epoch | best validation MSE |",
               "|---|---|---|---|---|---|"]  # fmt: skip
     for r in results:
+        model = r["model"] if r.get("members", 1) == 1 else f"{r['model']} (mean of {r['members']} models)"
+        epochs, best_epochs = epochs_text(r["epochs"]), epochs_text(r["best_epoch"])
         lines.append(
-            f"| {r['model']} | {r['horizon']} | {r['parameters']:,} | {r['epochs']:.0f} | {r['best_epoch']:.0f} | "
+            f"| {model} | {r['horizon']} | {r['parameters']:,} | {epochs} | {best_epochs} | "
             f"{r['best_validation_mse']:.3f} |"
         )
     lines += ["", "Published at lookback 96, horizon 96 (MSE): "
@@ -259,6 +294,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max_epochs", type=int, default=100)
     parser.add_argument("--patience", type=int, default=5)
     parser.add_argument("--seed", type=int, default=2021)
+    parser.add_argument(
+        "--ensemble",
+        type=int,
+        default=1,
+        metavar="K",
+        help="hf_rnn as the mean forecast of K models (seeds seed .. seed+K-1) sharing its --training_minutes",
+    )
     parser.add_argument(
         "--hf_rnn",
         nargs="*",
@@ -306,7 +348,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     for horizon in args.horizons:
         for name in args.models:
-            results.append(run(name, horizon, normalized, args, args.work_dir, overrides[name]))
+            members = args.ensemble if name == "hf_rnn" else 1
+            results.append(run(name, horizon, normalized, args, args.work_dir, overrides[name], members=members))
             report(results[-1])
             write_report(results, args, args.results_dir)
 
@@ -314,7 +357,8 @@ def main(argv: list[str] | None = None) -> None:
 def report(result: dict) -> None:
     print(
         f"{result['model']} {result['variant']} horizon {result['horizon']}: test MSE {result['test_mse']:.4f} "
-        f"MAE {result['test_mae']:.4f} after {result['training_minutes']:.1f} min, {result['epochs']:.0f} epochs",
+        f"MAE {result['test_mae']:.4f} after {result['training_minutes']:.1f} min, "
+        f"{epochs_text(result['epochs'])} epochs",
         flush=True,
     )
 
