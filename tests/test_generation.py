@@ -5,6 +5,7 @@ import torch
 from helpers import seeded, tiny_config
 
 from hf_rnn import CACHE_NAME, RecurrentCache, RNNForCausalLM, RNNModel, output_state
+from hf_rnn.modeling_rnn import DECODE_KERNEL_MAX_ROWS
 
 NEW_TOKENS = 12
 
@@ -310,11 +311,13 @@ DECODE_SHAPES = {
 }
 
 
+@pytest.mark.parametrize("rows", [2, DECODE_KERNEL_MAX_ROWS + 1], ids=["transposed", "fused"])
 @pytest.mark.parametrize("shape", list(DECODE_SHAPES))
-def test_decode_steps_on_transposed_weights_equal_the_forward(shape):
+def test_decode_steps_equal_the_forward(shape, rows):
+    """Small batches step on transposed weight copies, larger ones through the fused layers: both as the forward."""
     overrides = dict(DECODE_SHAPES[shape])
     model = lm(overrides.pop("cell"), **overrides)
-    ids = torch.tensor([[4, 8, 15, 16, 23, 35], [3, 1, 4, 1, 5, 9]])
+    ids = torch.randint(1, model.config.vocab_size, (rows, 6), generator=torch.Generator().manual_seed(rows))
     with torch.no_grad():
         full = model(ids).logits
         state = output_state(model(ids[:, :2], use_cache=True))
@@ -322,7 +325,7 @@ def test_decode_steps_on_transposed_weights_equal_the_forward(shape):
         for t in range(2, ids.shape[1]):
             state.next_step_is_generated = True  # as generate() marks its decode steps
             steps.append(model(ids[:, t : t + 1], cache=state).logits)
-    assert "_decode_weights" in model.__dict__  # the steps took the transposed weights
+    assert ("_decode_weights" in model.__dict__) == (rows <= DECODE_KERNEL_MAX_ROWS)
     torch.testing.assert_close(torch.cat(steps, dim=1), full[:, 2:], atol=1e-6, rtol=0)
     assert state.get_seq_length() == ids.shape[1]
 
