@@ -1111,8 +1111,8 @@ class RNNForCausalLM(RNNPreTrainedModel, RecurrentGenerationMixin):
         `DecodeWeights`, more through the fused layers.
         """
         hidden = self.model.embed(input_ids)
-        if input_ids.size(0) <= DECODE_KERNEL_MAX_ROWS:
-            weights = DecodeWeights.of(self)
+        weights = DecodeWeights.of(self) if input_ids.size(0) <= DECODE_KERNEL_MAX_ROWS else None
+        if weights is not None:
             hidden = hidden[:, 0]
             for index, layer in enumerate(self.model.rnn.layers):
                 hidden = decode_cell(layer.mode, weights.layers[index], hidden, state, index)
@@ -1178,13 +1178,21 @@ class DecodeWeights:
         self.head = (head.weight.detach().t().contiguous(), None if head.bias is None else head.bias.detach())
 
     @staticmethod
-    def weights_key(model: "RNNForCausalLM") -> tuple:
-        parameters = list(model.model.rnn.parameters()) + list(model.lm_head.parameters())
-        return tuple((p.data_ptr(), p._version, p.dtype) for p in parameters)
+    def source_parameters(model: "RNNForCausalLM") -> list[torch.Tensor]:
+        return list(model.model.rnn.parameters()) + list(model.lm_head.parameters())
 
     @classmethod
-    def of(cls, model: "RNNForCausalLM") -> "DecodeWeights":
-        """The model's decode weights, rebuilt when a parameter has changed since they were made."""
+    def weights_key(cls, model: "RNNForCausalLM") -> tuple:
+        return tuple((p.data_ptr(), p._version, p.dtype) for p in cls.source_parameters(model))
+
+    @classmethod
+    def of(cls, model: "RNNForCausalLM") -> "DecodeWeights | None":
+        """
+        The model's decode weights, rebuilt when a parameter has changed since they were made; None for a model
+        made under `torch.inference_mode()`, whose parameters keep no version counter to tell a change by.
+        """
+        if any(p.is_inference() for p in cls.source_parameters(model)):
+            return None
         current = model.__dict__.get("_decode_weights")  # a plain attribute: not a buffer, never saved
         if current is None or current.key != cls.weights_key(model):
             current = model.__dict__["_decode_weights"] = cls(model)

@@ -351,3 +351,13 @@ def test_decode_steps_with_gradients_on_take_the_forward():
     state.next_step_is_generated = True
     logits = model(torch.tensor([[5]]), cache=state).logits
     assert logits.requires_grad and "_decode_weights" not in model.__dict__
+
+
+def test_a_model_made_under_inference_mode_generates_through_the_fused_layers():
+    """Its parameters keep no version counter, so no transposed copy could tell that they changed."""
+    with torch.inference_mode():
+        model = lm("lstm")
+        prompt = torch.tensor([[5, 9, 2, 17, 30]])
+        generated = model.generate(prompt, max_new_tokens=NEW_TOKENS, do_sample=False)
+        assert torch.equal(generated, greedy_by_recomputation(model, prompt, NEW_TOKENS))
+    assert "_decode_weights" not in model.__dict__
