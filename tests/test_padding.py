@@ -176,6 +176,17 @@ def test_every_padding_layout_gives_each_row_its_result_alone(cell, name, bidire
         assert_each_row_is_its_result_alone(model, padded, batch, spans)
 
 
+def assert_stateless_rows_are_their_results_alone(model, input_ids, mask, batch, spans) -> None:
+    """Without a cache: zeros at padding, and every layer's outputs at a row's tokens as that row run alone."""
+    with torch.no_grad():
+        padded = model(input_ids, attention_mask=mask, use_cache=False, output_hidden_states=True)
+        assert torch.all(padded.last_hidden_state[mask == 0] == 0)
+        for row, (ids, _) in enumerate(batch):
+            alone = model(torch.tensor([ids]), use_cache=False, output_hidden_states=True)
+            for layer in range(1, model.config.num_hidden_layers + 1):
+                torch.testing.assert_close(padded.hidden_states[layer][row, spans[row]], alone.hidden_states[layer][0])
+
+
 VARYING_LENGTHS = [name for name, (_, _, kind) in LAYOUTS.items() if kind in ("packed", "realigned")]
 
 
@@ -189,13 +200,7 @@ def test_without_a_state_varying_lengths_run_aligned_and_give_each_row_its_resul
     input_ids, mask = torch.cat([input_ids, input_ids[:1]]), torch.cat([mask, torch.zeros_like(mask[:1])])
     assert layout_kind(PaddingLayout(mask, mask.size(1), needs_state=False)) == "aligned"
     model = model_for(RNNModel, cell, bidirectional=bidirectional)
-    with torch.no_grad():
-        padded = model(input_ids, attention_mask=mask, use_cache=False, output_hidden_states=True)
-        assert torch.all(padded.last_hidden_state[mask == 0] == 0)
-        for row, (ids, _) in enumerate(batch):
-            alone = model(torch.tensor([ids]), use_cache=False, output_hidden_states=True)
-            for layer in range(1, model.config.num_hidden_layers + 1):
-                torch.testing.assert_close(padded.hidden_states[layer][row, spans[row]], alone.hidden_states[layer][0])
+    assert_stateless_rows_are_their_results_alone(model, input_ids, mask, batch, spans)
 
 
 def test_length_groups_partition_the_rows_and_cut_each_group_to_its_longest_row():
@@ -228,13 +233,7 @@ def test_a_batch_run_in_length_groups_gives_each_row_its_result_alone(cell, bidi
     layout = PaddingLayout(mask, mask.size(1), needs_state=False)
     assert layout.runs_aligned and len(layout.groups) > 1
     model = model_for(RNNModel, cell, bidirectional=bidirectional)
-    with torch.no_grad():
-        padded = model(input_ids, attention_mask=mask, use_cache=False, output_hidden_states=True)
-        assert torch.all(padded.last_hidden_state[mask == 0] == 0)
-        for row, (ids, _) in enumerate(batch):
-            alone = model(torch.tensor([ids]), use_cache=False, output_hidden_states=True)
-            for layer in range(1, model.config.num_hidden_layers + 1):
-                torch.testing.assert_close(padded.hidden_states[layer][row, spans[row]], alone.hidden_states[layer][0])
+    assert_stateless_rows_are_their_results_alone(model, input_ids, mask, batch, spans)
 
 
 @pytest.mark.parametrize("rows", ["one group", "length groups"])
