@@ -1117,10 +1117,8 @@ class RNNForCausalLM(RNNPreTrainedModel, RecurrentGenerationMixin):
             for index, layer in enumerate(self.model.rnn.layers):
                 hidden = decode_cell(layer.mode, weights.layers[index], hidden, state, index)
             logits = linear_transposed(hidden, weights.head).unsqueeze(1)
-        else:  # the fused kernels, without the general forward's padding and checking machinery
-            for index, layer in enumerate(self.model.rnn.layers):
-                hidden, final_state = layer(hidden, state.get_layer_state(index))
-                state.set_layer_state(index, final_state)
+        else:  # the stack's fused layers, without the model's input checks
+            hidden, _ = self.model.rnn(hidden, cache=state, check_cache=False)
             logits = self.lm_head(hidden)
         state.seen_tokens += 1
         return CausalLMOutputWithPast(logits=logits, **state_output(state))
@@ -1161,8 +1159,8 @@ class DecodeWeights:
     copy of those weights in memory.
     """
 
-    def __init__(self, model: "RNNForCausalLM"):
-        self.key = self.weights_key(model)
+    def __init__(self, model: "RNNForCausalLM", key: tuple):
+        self.key = key
         self.layers = []
         for layer in model.model.rnn.layers:
             w_ih, w_hh = layer.weight_ih_l0.detach().t().contiguous(), layer.weight_hh_l0.detach().t().contiguous()
@@ -1181,9 +1179,6 @@ class DecodeWeights:
     def source_parameters(model: "RNNForCausalLM") -> list[torch.Tensor]:
         return list(model.model.rnn.parameters()) + list(model.lm_head.parameters())
 
-    @classmethod
-    def weights_key(cls, model: "RNNForCausalLM") -> tuple:
-        return tuple((p.data_ptr(), p._version, p.dtype) for p in cls.source_parameters(model))
 
     @classmethod
     def of(cls, model: "RNNForCausalLM") -> "DecodeWeights | None":
@@ -1191,11 +1186,13 @@ class DecodeWeights:
         The model's decode weights, rebuilt when a parameter has changed since they were made; None for a model
         made under `torch.inference_mode()`, whose parameters keep no version counter to tell a change by.
         """
-        if any(p.is_inference() for p in cls.source_parameters(model)):
+        parameters = cls.source_parameters(model)
+        if any(p.is_inference() for p in parameters):
             return None
+        key = tuple((p.data_ptr(), p._version, p.dtype) for p in parameters)
         current = model.__dict__.get("_decode_weights")  # a plain attribute: not a buffer, never saved
-        if current is None or current.key != cls.weights_key(model):
-            current = model.__dict__["_decode_weights"] = cls(model)
+        if current is None or current.key != key:
+            current = model.__dict__["_decode_weights"] = cls(model, key)
         return current
 
 
