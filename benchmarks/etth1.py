@@ -42,26 +42,30 @@ TRAIN_END, VALIDATION_END, TEST_END = 8640, 11520, 14400
 LOOKBACK = 96
 PUBLISHED_MSE_AT_96 = {"SegRNN": 0.368, "iTransformer": 0.386, "DLinear": 0.386, "PatchTST": 0.414}
 
-# SegRNN's ETTh1 recipe (segments of 48, a 512-unit GRU, parallel decoding with position and channel embeddings,
-# last-value normalisation, MAE loss, dropout 0.5, Adam 1e-3, batch 256).
+# SegRNN's ETTh1 recipe (a 512-unit GRU, parallel decoding with position and channel embeddings, last-value
+# normalisation, MAE loss, Adam 1e-3, batch 256) with three changes chosen on validation at horizon 96 (the recipe
+# search in benchmarks/README.md): segments of 24 instead of 48 and dropout 0.3 instead of 0.5 (best validation MSE
+# 0.648 against 0.653), and a cosine decay over 20 epochs instead of a constant rate (0.656 against 0.660).
 HF_RNN_MODEL = {
-    "segment_length": 48,
+    "segment_length": 24,
     "cell": "gru",
     "hidden_size": 512,
     "num_hidden_layers": 1,
     "channel_independence": True,
     "decoding": "parallel",
     "normalization": "last_value",
-    "dropout": 0.5,
+    "dropout": 0.3,
     "loss": "mae",
 }
-# A cosine decay over 20 epochs instead of SegRNN's constant rate: chosen on validation (best validation MSE 0.656
-# against 0.660 at horizon 96; test 0.371 against 0.376).
+# bf16 autocast runs the GRU's matrix products on this CPU's AMX units: the same best validation MSE (0.6481 against
+# 0.6480) in 2.7 minutes instead of 8.4 at horizon 96. PatchTST keeps fp32: its 18k-parameter model ran slower
+# under autocast (2.4 against 1.7 minutes, same MSE).
 HF_RNN_TRAINING = {
     "learning_rate": 1e-3,
     "per_device_train_batch_size": 256,
     "lr_scheduler_type": "cosine",
     "num_train_epochs": 20,
+    "bf16": True,
 }
 # PatchTST's ETTh1 recipe from its paper's scripts (patches of 16 with stride 8, 3 layers of width 16, 4 heads,
 # feed-forward 128, dropout 0.3, instance normalisation, MSE loss, Adam 1e-4, batch 128).
@@ -86,9 +90,10 @@ ABLATIONS = {
     "no instance normalisation": {"normalization": "none"},
     "channels mixed (one 7-dim series)": {"channel_independence": False},
     "linear decoding instead of parallel segments": {"decoding": "linear"},
-    "point-wise recurrence (segment 1) ": {"segment_length": 1, "decoding": "linear"},
+    "point-wise recurrence (segment 1)": {"segment_length": 1, "decoding": "linear"},
     "MSE loss instead of MAE": {"loss": "mse"},
     "LSTM instead of GRU": {"cell": "lstm"},
+    "SegRNN's segments of 48 and dropout 0.5": {"segment_length": 48, "dropout": 0.5},
     "constant learning rate (SegRNN's)": {"lr_scheduler_type": "constant", "num_train_epochs": 100},
 }
 
