@@ -73,6 +73,17 @@ def test_a_csv_trains_on_the_named_columns_in_time_order(tmp_path):
     assert "series.csv" in (out / "README.md").read_text()
 
 
+def test_config_overrides_set_the_fields_without_a_flag_of_their_own(tmp_path):
+    # run_clm.py's --config_overrides: the ETTh1 recipe's last-value normalisation and MAE loss from train.py.
+    write_csv(tmp_path / "series.csv")
+    out = tmp_path / "run"
+    run_train_script([*TINY, "--max_steps", "2", "--train_file", tmp_path / "series.csv", "--output_dir", out,
+                      "--config_overrides", "normalization=last_value,loss=mae,dropout=0.3"])  # fmt: skip
+    config = AutoModelForTimeSeriesPrediction.from_pretrained(out).config
+    assert (config.normalization, config.loss, config.dropout) == ("last_value", "mae", 0.3)
+    assert config.segment_length == 12  # the flags still apply underneath
+
+
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
@@ -82,6 +93,10 @@ def test_a_csv_trains_on_the_named_columns_in_time_order(tmp_path):
         (["--validation_split_percentage", "60"], "--validation_split_percentage must be below 50"),
         (["--prediction_length", "240"], "the validation rows [360, 480) hold no window"),
         (["--dataset_name", "x/y"], "reads a CSV (--train_file)"),
+        (["--config_overrides", "normalisation=last_value"], "normalisation isn't in the original config"),
+        (["--config_overrides", "loss=huber"], "loss='huber' is not supported; choose one of 'mse', 'mae'"),
+        (["--config_overrides", "loss"], "--config_overrides='loss' cannot set RNNForecastConfig"),
+        (["--config_overrides", "loss=mae", "--model_name_or_path", "x"], "--config_overrides cannot be combined"),
     ],
 )
 def test_bad_forecasting_input_is_one_line_naming_the_flag(tmp_path, capsys, flags, message):

@@ -174,7 +174,7 @@ def config_fields_shared_by_every_model(model_args: ModelArguments, tokenizer: P
 def new_rnn_config(model_args: ModelArguments, tokenizer: PreTrainedTokenizerBase, **task_fields) -> RNNConfig:
     """An `RNNConfig` sized by the model arguments, with the tokenizer's vocabulary and special ids, plus the task's."""
     try:
-        return RNNConfig(
+        config = RNNConfig(
             cell=model_args.cell,
             hidden_size=model_args.hidden_size,
             num_hidden_layers=model_args.num_layers,
@@ -191,6 +191,26 @@ def new_rnn_config(model_args: ModelArguments, tokenizer: PreTrainedTokenizerBas
     except ValueError as error:
         # The config names its field (num_hidden_layers is the num_layers argument); the others share the names.
         raise ValueError(f"invalid model arguments: {error}") from None
+    return apply_config_overrides(config, model_args.config_overrides)
+
+
+def apply_config_overrides(config: PreTrainedConfig, overrides: str | None) -> PreTrainedConfig:
+    """
+    `config` with `--config_overrides` ("field=value,field=value", transformers' `update_from_string`) set, then
+    checked as the config checks itself at save time, so that a bad field or value is named before training.
+    """
+    if not overrides:
+        return config
+    try:
+        config.update_from_string(overrides)
+        config.validate()
+    except (ValueError, TypeError) as error:
+        # Quoted: train.py writes bare argument names as flags, and these are the config's fields, not flags.
+        fields = ", ".join(repr(name) for name in type(config).__annotations__ if not name.startswith("_"))
+        raise ValueError(
+            f"config_overrides={overrides!r} cannot set {type(config).__name__}: {error}. Its fields: {fields}."
+        ) from None
+    return config
 
 
 def changed_new_head_fields(task: Task, model_args: ModelArguments) -> dict:

@@ -23,7 +23,7 @@ from ..demo_data import default_seasonal_series
 from ..modeling_rnn_forecast import RNNForTimeSeriesPrediction
 from ..time_series import ForecastWindows, StandardScaler, read_series_csv
 from .base import Task, TaskSetup, check_number
-from .models import check_saved_model
+from .models import apply_config_overrides, check_saved_model
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ def load_or_build_model(task: Task, model_args, data_args, columns: list[str], s
         value_std=scaler.std.tolist(),
         column_names=list(columns),
     )
-    return RNNForTimeSeriesPrediction(config)
+    return RNNForTimeSeriesPrediction(apply_config_overrides(config, model_args.config_overrides))
 
 
 def point_forecast(outputs, labels):

@@ -38,7 +38,13 @@ from ..metrics import load_metric
 from ..modeling_rnn_seq2seq import RNNSeq2SeqForConditionalGeneration
 from .base import Task, TaskSetup, check_number, task_datasets
 from .labels import encode_splits, predictions_writer
-from .models import check_saved_model, config_fields_shared_by_every_model, continue_or_build, load_or_train_tokenizer
+from .models import (
+    apply_config_overrides,
+    check_saved_model,
+    config_fields_shared_by_every_model,
+    continue_or_build,
+    load_or_train_tokenizer,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -225,7 +231,7 @@ def build_translation_model(model_args, tokenizer: PreTrainedTokenizerBase) -> R
         )
     except ValueError as error:
         raise ValueError(f"invalid model arguments (`cell` is encoder_cell and decoder_cell): {error}") from None
-    return RNNSeq2SeqForConditionalGeneration(config)
+    return RNNSeq2SeqForConditionalGeneration(apply_config_overrides(config, model_args.config_overrides))
 
 
 def load_translation_datasets(data_args) -> DatasetDict:

@@ -153,6 +153,14 @@ class ModelArguments:
         default=None,
         metadata={"help": "time-series-forecasting, new model: 'normal' or 'student_t' for a probabilistic forecast."},
     )
+    config_overrides: str | None = field(
+        default=None,
+        metadata={
+            "help": "New model: config fields to set after the flags above, as in transformers' run_clm.py: "
+            "'normalization=last_value,loss=mae' (the fields of the task's config class; ints, floats, strings, "
+            "true/false)."
+        },
+    )
     tokenizer_name: str | None = field(
         default=None, metadata={"help": "A saved tokenizer folder (default: the model's, or train a new one)."}
     )
@@ -509,6 +517,11 @@ def check_model_flags(model_args: ModelArguments) -> None:
                 f"its {body.architectures[0]} reads {reads}, and so does the model built on it."
             )
         changed = [name for name in changed if name not in (*NEW_HEAD_FIELDS, "bidirectional")]
+    if model_args.config_overrides is not None and model_args.model_name_or_path is not None:
+        raise ValueError(
+            "`config_overrides` cannot be combined with model_name_or_path: the saved config fixes the architecture "
+            "(it overrides the config of a new model)."
+        )
     if model_args.model_name_or_path is not None and changed:
         raise ValueError(
             f"`{changed[0]}` cannot be combined with model_name_or_path: the saved config fixes the architecture."
