@@ -557,6 +557,31 @@ def run_one_direction(layer: nn.RNNBase, weights: dict[str, torch.Tensor], suffi
     return FUSED_FUNCTIONS[layer.mode](inputs, hx, params, layer.bias, 1, 0.0, layer.training, False, True)[0]
 
 
+# torch's cell equations, from each step's pre-activations (the input's and the state's products already taken),
+# shared by the traced loop that exporters capture (`scan_layer`) and the CPU decode step (`decode_cell`).
+def lstm_update(gates: torch.Tensor, c: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """`gates` = x W_ih^T + h W_hh^T + biases, `(..., 4 * hidden)` in torch's i, f, g, o order; `c` None is zeros."""
+    i, f, g, o = gates.chunk(4, dim=-1)
+    c_next = torch.sigmoid(i) * torch.tanh(g)
+    if c is not None:
+        c_next = c_next + torch.sigmoid(f) * c
+    return torch.sigmoid(o) * torch.tanh(c_next), c_next
+
+
+def gru_update(input_gates: torch.Tensor, hidden_gates: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """`input_gates` = x W_ih^T + b_ih and `hidden_gates` = h W_hh^T + b_hh, apart: the reset gate scales the latter."""
+    x_r, x_z, x_n = input_gates.chunk(3, dim=-1)
+    h_r, h_z, h_n = hidden_gates.chunk(3, dim=-1)
+    r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+    n = torch.tanh(x_n + r * h_n)
+    return n + z * (h - n)
+
+
+def elman_update(pre_activation: torch.Tensor, cell: str) -> torch.Tensor:
+    """`cell` "rnn_tanh" or "rnn_relu" (RNNConfig.cell, or `nn.RNNBase.mode` lower-cased)."""
+    return torch.tanh(pre_activation) if cell == "rnn_tanh" else torch.relu(pre_activation)
+
+
 def scan_layer(
     layer: nn.RNNBase,
     weights: dict[str, torch.Tensor],
@@ -615,20 +640,14 @@ def scan_layer(
         h, c = args[0], args[1] if cell == "lstm" else None
         x, real, w_hh, b_hh, *projection = args[len(state) :]  # (directions, batch, gates), (directions, batch, 1)
         if cell == "lstm":
-            i, f, g, o = (x + linear(h, w_hh, b_hh)).chunk(4, dim=-1)
-            c_next = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-            h_next = torch.sigmoid(o) * torch.tanh(c_next)
+            h_next, c_next = lstm_update(x + linear(h, w_hh, b_hh), c)
             h_next = linear(h_next, projection[0]) if projection else h_next
             next_state = [torch.where(real, h_next, h), torch.where(real, c_next, c)]
         elif cell == "gru":
-            x_r, x_z, x_n = x.chunk(3, dim=-1)
-            h_r, h_z, h_n = linear(h, w_hh, b_hh).chunk(3, dim=-1)
-            r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
-            h_next = (1 - z) * torch.tanh(x_n + r * h_n) + z * h
+            h_next = gru_update(x, linear(h, w_hh, b_hh), h)
             next_state = [torch.where(real, h_next, h)]
         else:
-            activation = torch.tanh if cell == "rnn_tanh" else torch.relu
-            h_next = activation(x + linear(h, w_hh, b_hh))
+            h_next = elman_update(x + linear(h, w_hh, b_hh), cell)
             next_state = [torch.where(real, h_next, h)]
         return [*next_state, torch.where(real, h_next, 0.0)]
 
@@ -1202,32 +1221,23 @@ def decode_cell(mode: str, weights: dict, inputs: torch.Tensor, state: Recurrent
     `inputs` `(batch, input_size)` -> the layer's output `(batch, output_size)`; the layer's state in `state` is
     read (zeros if empty) and replaced.
     """
-    h = state.get_recurrent_state(index, 0)  # batch-first: (batch, 1, size)
-    if mode == "LSTM":
-        c = state.get_recurrent_state(index, 1)
-        gates = linear_transposed(inputs, weights["ih"])
-        if h is not None:
-            gates = gates.addmm_(h[:, 0], weights["hh"][0])
-        i, f, g, o = gates.chunk(4, dim=-1)
-        c_next = torch.sigmoid(i) * torch.tanh(g)
-        if c is not None:
-            c_next = c_next + torch.sigmoid(f) * c[:, 0]
-        h_next = torch.sigmoid(o) * torch.tanh(c_next)
-        if "hr" in weights:
-            h_next = linear_transposed(h_next, weights["hr"])
-        state.update_recurrent_state(c_next.unsqueeze(1), index, state_idx=1)
-    elif mode == "GRU":
-        x_r, x_z, x_n = linear_transposed(inputs, weights["ih"]).chunk(3, dim=-1)
+    h = state.get_recurrent_state(index, 0)  # batch-first: (batch, 1, size); None on the first step
+    if mode == "GRU":
         h_prev = inputs.new_zeros(inputs.size(0), weights["hh"][0].size(0)) if h is None else h[:, 0]
-        h_r, h_z, h_n = linear_transposed(h_prev, weights["hh"]).chunk(3, dim=-1)
-        r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
-        n = torch.tanh(x_n + r * h_n)
-        h_next = n + z * (h_prev - n)
+        h_next = gru_update(linear_transposed(inputs, weights["ih"]), linear_transposed(h_prev, weights["hh"]), h_prev)
     else:
+        # LSTM and Elman layers carry both biases in "ih": the state's product adds in place, skipped from zeros.
         pre_activation = linear_transposed(inputs, weights["ih"])
         if h is not None:
             pre_activation = pre_activation.addmm_(h[:, 0], weights["hh"][0])
-        h_next = torch.tanh(pre_activation) if mode == "RNN_TANH" else torch.relu(pre_activation)
+        if mode == "LSTM":
+            c = state.get_recurrent_state(index, 1)
+            h_next, c_next = lstm_update(pre_activation, None if c is None else c[:, 0])
+            if "hr" in weights:
+                h_next = linear_transposed(h_next, weights["hr"])
+            state.update_recurrent_state(c_next.unsqueeze(1), index, state_idx=1)
+        else:
+            h_next = elman_update(pre_activation, mode.lower())
     state.update_recurrent_state(h_next.unsqueeze(1), index, state_idx=0)
     return h_next
 
