@@ -56,11 +56,7 @@ def test_forecast_has_future_values_shape_and_a_finite_loss(options):
 def test_bf16_autocast_trains_in_fp32_weights_and_forecasts_near_fp32(options):
     # The ETTh1 recipe trains under CPU bf16 autocast (TrainingArguments.bf16): the recurrent kernel and the heads
     # must accept its bf16 activations, and the forecast may move by bf16's rounding only.
-    model = forecaster(**options).train()
-    model.config.dropout = 0.0
-    for module in model.modules():
-        if isinstance(module, torch.nn.Dropout):
-            module.p = 0.0
+    model = forecaster(**options)  # eval mode: no dropout, so both passes compute the same function
     past, future = windows()
     reference = model(past, future_values=future)
     with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -68,7 +64,7 @@ def test_bf16_autocast_trains_in_fp32_weights_and_forecasts_near_fp32(options):
     output.loss.backward()
     assert torch.isfinite(output.loss)
     assert output.loss.item() == pytest.approx(reference.loss.item(), rel=0.05)
-    if not options:
+    if isinstance(reference.prediction_outputs, torch.Tensor):  # a point forecast; a distribution gives parameters
         scale = reference.prediction_outputs.abs().max()
         assert (output.prediction_outputs.float() - reference.prediction_outputs).abs().max() < 0.05 * scale
     grads = [p.grad for p in model.parameters() if p.requires_grad]
