@@ -1198,7 +1198,6 @@ class DecodeWeights:
     def source_parameters(model: "RNNForCausalLM") -> list[torch.Tensor]:
         return list(model.model.rnn.parameters()) + list(model.lm_head.parameters())
 
-
     @classmethod
     def of(cls, model: "RNNForCausalLM") -> "DecodeWeights | None":
         """
